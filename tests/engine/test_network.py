@@ -1,0 +1,74 @@
+"""The small fully connected networks, their collapse and one training step."""
+
+import numpy as np
+import pytest
+
+from engine.backprop import walk_training_step
+from engine.losses import BinaryCrossEntropy, MeanSquaredError
+from engine.network import build_mlp, collapse_linear
+
+X = np.array([[0.5, -1.0]])
+Y = np.array([[1.0]])
+
+
+def test_build_mlp_shapes():
+    net = build_mlp([2, 3, 2, 1])
+    shapes = [net[f"dense{l}"].params["W"].shape for l in (1, 2, 3)]
+    assert shapes == [(3, 2), (2, 3), (1, 2)]
+    assert net.forward(X).shape == (1, 1)
+
+
+@pytest.mark.parametrize("sizes", [[2], [2, 0, 1], []])
+def test_build_mlp_rejects_bad_sizes(sizes):
+    with pytest.raises(ValueError, match="sizes must list"):
+        build_mlp(sizes)
+
+
+def test_linear_network_collapses_exactly():
+    net = build_mlp([2, 3, 2, 1], hidden="linear", output="sigmoid", seed=3)
+    collapse = collapse_linear(net, X)
+    assert collapse.exact
+    assert collapse.W.shape == (1, 2)
+    np.testing.assert_allclose(collapse.A, net.forward(X), rtol=1e-14)
+
+
+def test_relu_network_does_not_collapse():
+    net = build_mlp([2, 3, 2, 1], hidden="relu", seed=0)
+    collapse = collapse_linear(net, X)
+    assert not collapse.exact
+    assert not np.allclose(collapse.A, net.forward(X))
+
+
+@pytest.mark.parametrize("loss", [MeanSquaredError(3), BinaryCrossEntropy(3)])
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "sigmoid", "linear"])
+def test_training_step_lowers_cost(loss, hidden):
+    net = build_mlp([2, 3, 2, 1], hidden=hidden, seed=0)
+    walk = walk_training_step(net, loss, X, Y, lr=0.1)
+    assert walk.cost_after < walk.cost_before
+    for key, check in walk.checks.items():
+        assert check.relative_error < 1e-7, key
+
+
+def test_training_step_leaves_network_unchanged():
+    net = build_mlp([2, 3, 2, 1], seed=0)
+    W = net["dense1"].params["W"].copy()
+    walk_training_step(net, MeanSquaredError(3), X, Y, lr=0.1)
+    np.testing.assert_array_equal(net["dense1"].params["W"], W)
+
+
+def test_backward_steps_in_order():
+    walk = walk_training_step(build_mlp([2, 3, 1], seed=0),
+                              MeanSquaredError(2), X, Y, lr=0.1)
+    ops = [(s.layer, s.op) for s in walk.backward if s.op != "update"]
+    assert ops == [
+        ("cost", "cost"), ("cost", "dA"),
+        ("sigmoid2", "dZ"), ("dense2", "dW"), ("dense2", "db"),
+        ("dense2", "dA_prev"),
+        ("relu1", "dZ"), ("dense1", "dW"), ("dense1", "db"),
+        ("dense1", "dA_prev"),
+    ]
+
+
+def test_loss_rejects_broadcasting_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        MeanSquaredError().forward(np.zeros((4, 1)), np.zeros(4))
