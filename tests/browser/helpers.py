@@ -1,0 +1,279 @@
+"""Helpers for browser tests that start a Streamlit server and drive it with Playwright.
+
+The DOM details used here were checked against Streamlit 1.67.0 and Debian's
+Chromium 156. The root element `[data-testid="stApp"]` carries two attributes that
+Streamlit sets for its own end-to-end tests:
+
+- `data-test-connection-state`: `CONNECTED` once the WebSocket to the server is open.
+- `data-test-script-state`: `initial`, `running`, `rerunRequested`, `stopRequested`,
+  `notRunning` (the script run has finished) or `compilationError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page
+
+APP_SELECTOR = '[data-testid="stApp"]'
+EXCEPTION_SELECTOR = '[data-testid="stException"]'
+PLOTLY_CHART_SELECTOR = '[data-testid="stPlotlyChart"]'
+PLOTLY_SVG_SELECTOR = f"{PLOTLY_CHART_SELECTOR} .js-plotly-plot .main-svg"
+
+# Script states in which Streamlit has stopped running the script. In Streamlit 1.67.0
+# a page with a syntax error also ends in `notRunning` and shows an stException box.
+_IDLE_SCRIPT_STATES = ("notRunning", "compilationError")
+
+# True when the app is connected, the script run has finished and no element is
+# still loading. `stStatusWidget` is the "Running..." indicator in the header, and
+# Streamlit does not render it at all when `client.toolbarMode` is "minimal".
+# `stSkeleton` is a placeholder for an element whose code is still loading (Plotly,
+# for example), and `data-stale="true"` marks an element left over from the
+# previous run.
+_APP_IDLE_JS = """
+(idleStates) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app === null) {
+        return false;
+    }
+    if (app.getAttribute("data-test-connection-state") !== "CONNECTED") {
+        return false;
+    }
+    if (!idleStates.includes(app.getAttribute("data-test-script-state"))) {
+        return false;
+    }
+    const busy = document.querySelector(
+        '[data-testid="stStatusWidget"], [data-testid="stSkeleton"], ' +
+        '[data-stale="true"]'
+    );
+    return busy === null;
+}
+"""
+
+# Height in pixels of the scrolling main area and sidebar content of the app.
+_CONTENT_HEIGHT_JS = """
+() => {
+    const scrollers = document.querySelectorAll(
+        '[data-testid="stMain"], [data-testid="stSidebarContent"]'
+    );
+    const heights = Array.from(scrollers, (element) => element.scrollHeight);
+    return Math.max(document.documentElement.scrollHeight, ...heights);
+}
+"""
+
+# Cap on screenshot height, which keeps artifact files and browser memory bounded.
+# Chromium 156 captured a 20000 px tall page without problems.
+MAX_SCREENSHOT_HEIGHT_PX = 16_000
+SERVER_START_TIMEOUT_S = 60.0
+SERVER_STOP_TIMEOUT_S = 10.0
+LOG_TAIL_LINES = 40
+
+
+class StreamlitServerError(RuntimeError):
+    """Raised when the Streamlit server cannot be started or does not become healthy."""
+
+
+def find_free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on `host` that was free when checked.
+
+    Another process may still take the port before the server binds it.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def read_log_tail(log_path: Path, line_count: int = LOG_TAIL_LINES) -> str:
+    """Return the last `line_count` lines of a log file, or a note if it is missing."""
+    if not log_path.exists():
+        return f"(log file {log_path} not found)"
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join(lines[-line_count:])
+
+
+def _is_server_healthy(base_url: str) -> bool:
+    health_url = f"{base_url}/_stcore/health"
+    try:
+        with urllib.request.urlopen(health_url, timeout=2) as response:
+            return response.read().decode().strip() == "ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def run_streamlit_server(
+    app_dir: Path,
+    log_path: Path,
+    script: str = "app.py",
+    start_timeout_s: float = SERVER_START_TIMEOUT_S,
+) -> Iterator[str]:
+    """Start `streamlit run SCRIPT` in `app_dir` on a free 127.0.0.1 port.
+
+    Yields the base URL (`http://127.0.0.1:PORT`) once `/_stcore/health` returns
+    "ok", and stops the server on exit. Raises StreamlitServerError with the tail of
+    the server log if the server exits early or is not healthy within
+    `start_timeout_s` seconds. The server reads `.streamlit/config.toml` from
+    `app_dir`, and the command-line flags below take precedence over it.
+    """
+    script_path = app_dir / script
+    if not script_path.is_file():
+        raise StreamlitServerError(f"Streamlit script not found: {script_path}")
+
+    port = find_free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    with log_path.open("w", encoding="utf-8") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=app_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_healthy(process, base_url, log_path, start_timeout_s)
+            yield base_url
+        finally:
+            _stop_process(process)
+
+
+def _wait_until_healthy(
+    process: subprocess.Popen,
+    base_url: str,
+    log_path: Path,
+    timeout_s: float,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        exit_code = process.poll()
+        if exit_code is not None:
+            raise StreamlitServerError(
+                f"Streamlit server exited with code {exit_code} before it was "
+                f"healthy. Last lines of {log_path}:\n{read_log_tail(log_path)}"
+            )
+        if _is_server_healthy(base_url):
+            return
+        time.sleep(0.25)
+
+    raise StreamlitServerError(
+        f"Streamlit server at {base_url} was not healthy after {timeout_s:.0f} s. "
+        f"Last lines of {log_path}:\n{read_log_tail(log_path)}"
+    )
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for_app_idle(page: Page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script and rendering elements.
+
+    `timeout` is in milliseconds, as in Playwright. Right after a click or an upload
+    the script state may still read `notRunning` for a moment before the rerun
+    starts, so this waits for the idle state, pauses briefly and checks it again.
+    """
+    page.wait_for_selector(APP_SELECTOR, state="attached", timeout=timeout)
+    for _ in range(2):
+        page.wait_for_function(
+            _APP_IDLE_JS,
+            arg=list(_IDLE_SCRIPT_STATES),
+            timeout=timeout,
+            polling=100,
+        )
+        page.wait_for_timeout(300)
+
+
+def open_app_page(page: Page, base_url: str, url_path: str = "/") -> None:
+    """Open one page of the app, wait until it is idle, and check that it exists.
+
+    `url_path` is case-sensitive, for example "/Forward_propagation" for
+    pages/1_Forward_propagation.py. For an unknown path Streamlit shows a "Page not
+    found" dialog and runs the main page at "/", which this reports as an error.
+    """
+    page.goto(f"{base_url}{url_path}")
+    wait_for_app_idle(page)
+    actual_path = urllib.parse.urlsplit(page.url).path
+    if actual_path != url_path:
+        raise AssertionError(
+            f"Streamlit page {url_path!r} not found: the browser is at {page.url}. "
+            "Check the file name under pages/ and the case of the path."
+        )
+
+
+def assert_no_exception(page: Page) -> None:
+    """Fail if the page shows a Streamlit exception box (`stException`)."""
+    exceptions = page.locator(EXCEPTION_SELECTOR)
+    count = exceptions.count()
+    if count == 0:
+        return
+    messages = "\n---\n".join(exceptions.all_inner_texts())
+    raise AssertionError(f"Page {page.url} shows {count} exception(s):\n{messages}")
+
+
+def wait_for_plotly_chart(page: Page, timeout: float = 30_000) -> Locator:
+    """Wait until at least one Plotly chart has drawn its SVG, and return all charts.
+
+    `timeout` is in milliseconds. The returned locator matches every
+    `[data-testid="stPlotlyChart"]` element on the page.
+    """
+    page.locator(PLOTLY_SVG_SELECTOR).first.wait_for(state="visible", timeout=timeout)
+    return page.locator(PLOTLY_CHART_SELECTOR)
+
+
+def screenshot(page: Page, path: Path | str) -> Path:
+    """Save a PNG of the whole app, not only the visible part, and return its path.
+
+    Streamlit scrolls the main area inside `stMain` and keeps the document at the
+    viewport height, so Playwright's `full_page=True` alone captures one screen.
+    This grows the viewport to the content height (at most
+    MAX_SCREENSHOT_HEIGHT_PX) for the screenshot and then restores it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    viewport = page.viewport_size
+    content_height = min(page.evaluate(_CONTENT_HEIGHT_JS), MAX_SCREENSHOT_HEIGHT_PX)
+    if viewport is None or content_height <= viewport["height"]:
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    page.set_viewport_size({"width": viewport["width"], "height": content_height})
+    try:
+        # Let Streamlit and Plotly lay out the taller page before the capture.
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(viewport)
+    return path
