@@ -7,6 +7,7 @@ the average therefore lives in `dA`, and the layers below sum over the batch.
 
 import numpy as np
 
+from engine.layers import sigmoid
 from engine.steps import Step, record, sup
 
 
@@ -84,6 +85,29 @@ class BinaryCrossEntropy(Loss):
         return (-Y / P + (1 - Y) / (1 - P)) / A.size
 
 
+class BinaryCrossEntropyWithLogits(Loss):
+    """Binary cross-entropy on logits `Z`, the sigmoid folded in.
+
+    `J = (1/n) sum [max(Z, 0) - Z Y + log(1 + e^{-|Z|})]` equals the
+    cross-entropy of `sigmoid(Z)` without ever rounding it to 0 or 1, so
+    the cost grows with the logits and becomes infinite only when they do.
+    The gradient is `(sigmoid(Z) - Y) / n`.
+    """
+
+    name = "Binary cross-entropy on logits"
+    latex = (r"J = -\frac{{1}}{{m}} \sum_{{i=1}}^{{m}} \left[Y_i \log "
+             r"\sigma(Z{L}_i) + (1 - Y_i) \log(1 - \sigma(Z{L}_i))\right]")
+    gradient_latex = r"dZ{L} = \frac{{1}}{{m}} (\sigma(Z{L}) - Y)"
+
+    def _cost(self, Z, Y):
+        _check_same_shape(self.name, Z, Y)
+        softplus = np.log1p(np.exp(-np.abs(Z)))
+        return float(np.mean(np.maximum(Z, 0) - Z * Y + softplus))
+
+    def _gradient(self, Z, Y):
+        return (sigmoid(Z) - Y) / Z.size
+
+
 def _shifted_exp(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return `Z - max(Z)` along the last axis and its exponential.
 
@@ -142,5 +166,6 @@ class SoftmaxCrossEntropy(Loss):
 LOSSES: dict[str, type[Loss]] = {
     "mse": MeanSquaredError,
     "bce": BinaryCrossEntropy,
+    "bce_logits": BinaryCrossEntropyWithLogits,
     "softmax_ce": SoftmaxCrossEntropy,
 }

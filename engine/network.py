@@ -8,7 +8,8 @@ import numpy as np
 from engine.layers import Activation, Dense, Identity, Layer, activation
 from engine.steps import Step
 
-INITIALISATIONS = ("he", "xavier")
+INITIALISATIONS = ("he", "xavier", "small")
+SMALL_STD = 0.1  # the "plain small random" initialisation
 
 
 class Sequential:

@@ -1,0 +1,49 @@
+"""The command line: one subcommand per module, each a `register` function.
+
+A command module defines `register(subparsers)`, which adds its parser and
+sets `handler` to a function taking the parsed arguments and returning the
+exit status. User errors raise `CommandError` (or `ValueError`, `OSError`)
+and end as a one-line message on standard error with exit status 2.
+"""
+
+import argparse
+import importlib
+import sys
+
+# Modules that add subcommands, in the order `--help` lists them.
+COMMAND_MODULES: list[str] = [
+    "engine.cli_train",
+]
+
+USAGE_ERROR = 2
+
+
+class CommandError(Exception):
+    """A mistake in the arguments or the files given, shown without a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m engine",
+                     description="The NumPy engine of the explainer.")
+    subparsers = parser.add_subparsers(title="commands", dest="command",
+                                       required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (CommandError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
