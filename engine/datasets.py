@@ -70,7 +70,14 @@ def _blobs(y, rng):
 
 def _spirals(y, rng):
     # Two interleaved arms, each turning SPIRAL_TURNS times round the origin.
-    t = rng.uniform(0, 1, len(y))
+    # Positions along an arm are stratified, one in each of n equal pieces,
+    # so that no stretch of the arm is left without points.
+    rank = np.empty(len(y))
+    for label in (0, 1):
+        members = np.flatnonzero(y == label)
+        rank[members] = np.arange(len(members))
+    count = np.bincount(y, minlength=2)[y]
+    t = (rank + rng.uniform(0, 1, len(y))) / count
     angle = 2 * np.pi * SPIRAL_TURNS * t + np.pi * y
     radius = SPIRAL_START + (1 - SPIRAL_START) * t
     return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)

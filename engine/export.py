@@ -10,7 +10,7 @@ import json
 import numpy as np
 
 from engine.network import Sequential, build_mlp
-from engine.training import TrainConfig
+from engine.training import DTYPE, TrainConfig
 
 FORMAT = "nn-explainer/toy-network"
 VERSION = 1
@@ -58,7 +58,7 @@ def import_network(data: bytes) -> tuple[TrainConfig, Sequential, int]:
     except (KeyError, TypeError, ValueError) as error:
         raise NetworkFileError(f"invalid settings: {error}") from None
     network = build_mlp([len(config.features), *config.hidden, 1],
-                        config.activation, "linear")
+                        config.activation, "linear", dtype=DTYPE)
     _fill_parameters(network, document.get("parameters"))
     return config, network, int(document.get("epoch", 0))
 
@@ -76,7 +76,7 @@ def _fill_parameters(network: Sequential, params) -> None:
     for layer, key in network.parameters():
         name = f"{layer.name}.{key}"
         try:
-            value = np.array(params[name], dtype=np.float64)
+            value = np.array(params[name], dtype=layer.params[key].dtype)
         except (TypeError, ValueError):
             raise NetworkFileError(f"{name} is not an array of numbers") from None
         if value.shape != layer.params[key].shape:

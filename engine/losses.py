@@ -37,6 +37,11 @@ class Loss:
                {"A": A, "Y": Y}, {"J": np.asarray(J)}, self.index)
         return J
 
+    def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Return dJ/dA without computing J, which training steps skip."""
+        _check_same_shape(self.name, A, Y)
+        return self._gradient(A, Y)
+
     def backward(self, steps: list[Step] | None = None) -> np.ndarray:
         dA = self._gradient(self.A, self.Y)
         s = sup(self.index)

@@ -66,7 +66,7 @@ def init_weights(n_out: int, n_in: int, rng: np.random.Generator,
 
 def build_mlp(sizes: Sequence[int], hidden: str = "relu",
               output: str = "sigmoid", seed: int = 0,
-              init: str = "he") -> Sequential:
+              init: str = "he", dtype=np.float64) -> Sequential:
     """Build a fully connected network with layer sizes `sizes`.
 
     `sizes[0]` is the number of inputs and `sizes[-1]` of outputs. Layer
@@ -82,8 +82,8 @@ def build_mlp(sizes: Sequence[int], hidden: str = "relu",
     layers: list[Layer] = []
     L = len(sizes) - 1
     for l in range(1, L + 1):
-        W = init_weights(sizes[l], sizes[l - 1], rng, init)
-        b = np.full(sizes[l], 0.1)
+        W = init_weights(sizes[l], sizes[l - 1], rng, init, dtype)
+        b = np.full(sizes[l], 0.1, dtype)
         layers.append(Dense(W, b, name=f"dense{l}", index=l))
         layers.append(activation(hidden if l < L else output, index=l))
     return Sequential(layers)

@@ -28,20 +28,20 @@ class Optimizer:
         self.t += 1
         for layer, key in network.parameters():
             param, grad = layer.params[key], layer.grads[key]
-            state = self.state.setdefault((layer.name, key), {})
             before = param.copy() if steps is not None else None
-            update = self._update(grad, state)
+            update = self._update(grad, (layer.name, key))
             param -= update
             if steps is not None:
-                self._record(steps, layer, key, before, grad, update, state)
+                self._record(steps, layer, key, before, grad, update)
 
-    def _update(self, grad: np.ndarray, state: dict) -> np.ndarray:
-        """Return the amount to subtract from the parameter."""
+    def _update(self, grad: np.ndarray, key: tuple[str, str]) -> np.ndarray:
+        """Return the amount to subtract from the parameter at `key`."""
         raise NotImplementedError
 
-    def _record(self, steps, layer, key, before, grad, update, state):
+    def _record(self, steps, layer, key, before, grad, update):
         s = sup(layer.index)
         inputs = {key: before, f"d{key}": grad, "alpha": np.asarray(self.lr)}
+        state = self.state.get((layer.name, key), {})
         inputs.update({name: value.copy() for name, value in state.items()})
         record(steps, layer.name, "update",
                self.formula.format(p=key, s=s),
@@ -55,7 +55,7 @@ class SGD(Optimizer):
     name = "SGD"
     formula = r"{p}{s} := {p}{s} - \alpha\, d{p}{s}"
 
-    def _update(self, grad, state):
+    def _update(self, grad, key):
         return self.lr * grad
 
 
@@ -73,7 +73,8 @@ class Momentum(Optimizer):
             raise ValueError(f"momentum must be in [0, 1), got {mu}")
         self.mu = mu
 
-    def _update(self, grad, state):
+    def _update(self, grad, key):
+        state = self.state.setdefault(key, {})
         if "v" in state:
             state["v"] = self.mu * state["v"] + grad
         else:
@@ -97,7 +98,8 @@ class Adam(Optimizer):
         super().__init__(lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
-    def _update(self, grad, state):
+    def _update(self, grad, key):
+        state = self.state.setdefault(key, {})
         b1, b2 = self.beta1, self.beta2
         state["m"] = b1 * state.get("m", 0) + (1 - b1) * grad
         state["v"] = b2 * state.get("v", 0) + (1 - b2) * grad * grad

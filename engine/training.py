@@ -23,6 +23,9 @@ MAX_NEURONS = 16
 # at most this many: under 1,000 x 2,000 floats, about 16 MB.
 MAX_SNAPSHOTS = 1000
 REGULARISATIONS = ("none", "l1", "l2")
+# Training runs in float32, as PyTorch does by default; the pages' single
+# examples and the gradient checks use float64.
+DTYPE = np.float32
 
 
 @dataclass
@@ -112,16 +115,17 @@ class Trainer:
                                 config.noise, config.seed)
             data = split(X, y, config.test_fraction)
         self.data = data
-        self.X_train = make_features(data.X_train, config.features)
-        self.X_test = make_features(data.X_test, config.features)
-        self.Y_train = data.y_train[:, None].astype(float)  # (N, 1)
-        self.Y_test = data.y_test[:, None].astype(float)
+        self.X_train = make_features(data.X_train, config.features).astype(DTYPE)
+        self.X_test = make_features(data.X_test, config.features).astype(DTYPE)
+        self.Y_train = data.y_train[:, None].astype(DTYPE)  # (N, 1)
+        self.Y_test = data.y_test[:, None].astype(DTYPE)
         sizes = [len(config.features), *config.hidden, 1]
         # The output layer is linear and the loss applies the sigmoid, so
         # the cost stays exact for confident outputs (see the loss class).
         self.network = network or build_mlp(sizes, config.activation,
                                             "linear", config.seed,
-                                            config.init)
+                                            config.init, DTYPE)
+        self.network.layers[0].input_grad = False
         self.loss = BinaryCrossEntropyWithLogits(index=len(sizes) - 1)
         self.optimizer: Optimizer = make_optimizer(config.optimizer, config.lr)
         self.rng = np.random.default_rng(config.seed + 1)
@@ -150,14 +154,15 @@ class Trainer:
         self._order = self._order[self.config.batch_size:]
         X, Y = self.X_train[rows], self.Y_train[rows]
 
+        # The step needs dJ/dZ only; the cost itself is computed once an
+        # epoch. A non-finite output shows up in the gradient norms.
         with np.errstate(over="ignore", invalid="ignore"):
             Z = self.network.forward(X)
-            cost = self.loss.forward(Z, Y) + self._penalty()
-            self.network.backward(self.loss.backward())
+            self.network.backward(self.loss.gradient(Z, Y))
             self._add_penalty_gradients()
             norms = np.array([np.linalg.norm(layer.grads["W"])
                               for layer in self.dense_layers])
-        if not np.isfinite(cost) or not np.all(np.isfinite(norms)):
+        if not (np.all(np.isfinite(Z)) and np.all(np.isfinite(norms))):
             self.diverged = True
             return False
         self.grad_norms.append(norms)
@@ -206,7 +211,7 @@ class Trainer:
         """
         kept = max(e for e in self.snapshots if e <= max(epoch, 0))
         network = build_mlp([self.X_train.shape[1], *self.config.hidden, 1],
-                            self.config.activation, "linear")
+                            self.config.activation, "linear", dtype=DTYPE)
         for (layer, key), value in zip(network.parameters(),
                                        self.snapshots[kept]):
             layer.params[key] = value.copy()

@@ -121,12 +121,13 @@ def build_vgg(config: str = "vgg16",
 
 @dataclass(frozen=True)
 class TableRow:
-    """One row of the architecture table."""
+    """One row of the architecture table; `macs` counts multiply-adds."""
 
     name: str
     kind: str
     output_shape: tuple[int, ...]
     n_params: int
+    macs: int
 
 
 def architecture_table(network: Sequential,
@@ -140,5 +141,14 @@ def architecture_table(network: Sequential,
     for layer in network.layers:
         shape = layer.output_shape(shape)
         rows.append(TableRow(layer.name, type(layer).__name__, shape,
-                             layer.n_params))
+                             layer.n_params, _macs(layer, shape)))
     return rows
+
+
+def _macs(layer: Layer, output_shape: tuple[int, ...]) -> int:
+    """Count the multiply-adds of a conv or dense layer, else 0."""
+    if isinstance(layer, (Conv2D, Dense)):
+        W = layer.params["W"]
+        # Every output element costs one multiply-add per weight of its filter.
+        return int(np.prod(output_shape)) * int(np.prod(W.shape[1:]))
+    return 0
