@@ -13,6 +13,8 @@ import sys
 # Modules that add subcommands, in the order `--help` lists them.
 COMMAND_MODULES: list[str] = [
     "engine.cli_train",
+    "engine.cli_weights",
+    "engine.cli_bench",
 ]
 
 USAGE_ERROR = 2
