@@ -147,17 +147,9 @@ def _measure(name: str, side: int, repeats: int, threads: int) -> dict:
 
 def vgg16_macs() -> int:
     """Count the multiply-adds of one 224x224 VGG16 forward pass."""
-    from engine.vgg import layer_specs
+    from engine.vgg import config_table
 
-    macs, size = 0, VGG_INPUT[2]
-    for spec in layer_specs("vgg16"):
-        if spec.kind == "pool":
-            size //= 2
-        elif spec.kind == "conv":
-            macs += size * size * int(np.prod(spec.shape))
-        elif spec.kind == "dense":
-            macs += int(np.prod(spec.shape))
-    return macs
+    return sum(row.macs for row in config_table("vgg16"))
 
 
 def torch_available() -> bool:

@@ -168,9 +168,9 @@ class MaxPool2D(Layer):
         windows = sliding_window_view(X, (k, k), axis=(2, 3))[:, :, ::s, ::s]
         N, C, H_out, W_out = windows.shape[:4]
         flat = windows.reshape(N, C, H_out, W_out, k * k)
-        self.argmax = flat.argmax(axis=-1)  # first maximum, row-major
-        self.input_shape = X.shape
-        out = np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]
+        argmax = flat.argmax(axis=-1)  # first maximum, row-major
+        self.argmax, self.input_shape = argmax, X.shape
+        out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
         record(steps, self.name, "maxpool",
                rf"A = \max_{{{k}\times{k}}} A_{{prev}}",
                {"X": X}, {"A": out}, self.index)

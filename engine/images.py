@@ -12,6 +12,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # refuse larger images before decoding them
+# Past this ratio of long to short side, the centre square VGG sees shows
+# almost nothing of the photo, and resizing the short side to 256 would
+# make a huge intermediate image.
+MAX_ASPECT_RATIO = 20
 RESIZE_TO = 256  # torchvision's recipe: shorter side to 256, then crop 224
 CROP = 224
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -100,6 +104,7 @@ def preprocess_imagenet(rgb: np.ndarray) -> Preprocessed:
     224x224 with offsets `int(round((size - 224) / 2))`, scale to [0, 1],
     then subtract the ImageNet mean and divide by its standard deviation.
     """
+    check_aspect_ratio(rgb)
     height, width = rgb.shape[:2]
     short, long = min(height, width), max(height, width)
     new_long = int(RESIZE_TO * long / short)
@@ -114,12 +119,44 @@ def preprocess_imagenet(rgb: np.ndarray) -> Preprocessed:
     return Preprocessed(resized, cropped, np.ascontiguousarray(tensor))
 
 
-def center_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """Crop the central `size x size` window of an `(H, W, ...)` array."""
-    height, width = image.shape[:2]
+def check_aspect_ratio(rgb: np.ndarray) -> None:
+    """Raise `ImageError` for a photo too long and thin to crop to a square."""
+    height, width = rgb.shape[:2]
+    if max(height, width) > MAX_ASPECT_RATIO * min(height, width):
+        raise ImageError(
+            f"The image is {width}x{height} pixels: its longer side is more "
+            f"than {MAX_ASPECT_RATIO} times its shorter side, so the centre "
+            f"square that VGG16 sees would show almost nothing of it. Crop it "
+            f"closer to a square and upload it again.")
+
+
+def center_crop_offsets(height: int, width: int, size: int) -> tuple[int, int]:
+    """Return `(top, left)` of the centre crop, as torchvision rounds them."""
     if height < size or width < size:
         raise ValueError(
             f"cannot crop {size}x{size} from a {width}x{height} image")
-    top = int(round((height - size) / 2.0))
-    left = int(round((width - size) / 2.0))
+    return int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+
+
+def center_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """Crop the central `size x size` window of an `(H, W, ...)` array."""
+    top, left = center_crop_offsets(*image.shape[:2], size)
     return image[top:top + size, left:left + size]
+
+
+# Keras' "caffe" mode: channel means of the ImageNet training set, in BGR
+# order and on the 0-255 scale, from keras.applications.imagenet_utils.
+CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
+
+
+def preprocess_caffe(rgb: np.ndarray) -> Preprocessed:
+    """Apply the recipe Keras' VGG16 weights were trained with.
+
+    The same resize and centre crop as `preprocess_imagenet`, then RGB to
+    BGR and the BGR mean subtracted, on the 0-255 scale with no division.
+    """
+    stages = preprocess_imagenet(rgb)
+    bgr = stages.cropped[..., ::-1].astype(np.float32)
+    tensor = (bgr - CAFFE_MEAN_BGR).transpose(2, 0, 1)[None]  # (1, 3, H, W)
+    return Preprocessed(stages.resized, stages.cropped,
+                        np.ascontiguousarray(tensor))

@@ -39,6 +39,11 @@ class Layer:
     def n_params(self) -> int:
         return sum(p.size for p in self.params.values())
 
+    def clear_cache(self) -> None:
+        """Drop what the forward pass kept for the backward pass."""
+        for name in ("X", "A_prev", "Z", "A", "argmax"):
+            self.__dict__.pop(name, None)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
@@ -62,6 +67,9 @@ class Dense(Layer):
         # A first layer's input is data, whose gradient nobody uses; the
         # trainer turns this off to skip one matrix product per step.
         self.input_grad = True
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], self.params["W"].shape[0])
 
     def forward(self, X, steps=None):
         W, b = self.params["W"], self.params["b"]

@@ -23,6 +23,17 @@ class Sequential:
             X = layer.forward(X, steps)
         return X
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Run the forward pass keeping nothing for a backward pass.
+
+        Each layer's cache is dropped as soon as the next layer has run,
+        so only the current activations are alive at any time.
+        """
+        for layer in self.layers:
+            X = layer.forward(X)
+            layer.clear_cache()
+        return X
+
     def backward(self, dout: np.ndarray, steps: list[Step] | None = None):
         for layer in reversed(self.layers):
             dout = layer.backward(dout, steps)

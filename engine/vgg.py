@@ -14,23 +14,36 @@ from engine.layers import Dense, Layer, ReLU
 from engine.network import Sequential
 
 POOL = "M"
-
-# Channel counts of each 3x3 convolution; POOL marks a 2x2 max pooling.
-CONFIGS: dict[str, list[int | str]] = {
-    "vgg11": [64, POOL, 128, POOL, 256, 256, POOL, 512, 512, POOL,
-              512, 512, POOL],
-    "vgg13": [64, 64, POOL, 128, 128, POOL, 256, 256, POOL, 512, 512, POOL,
-              512, 512, POOL],
-    "vgg16": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, POOL,
-              512, 512, 512, POOL, 512, 512, 512, POOL],
-    "vgg19": [64, 64, POOL, 128, 128, POOL, 256, 256, 256, 256, POOL,
-              512, 512, 512, 512, POOL, 512, 512, 512, 512, POOL],
-}
-
 INPUT_SIZE = 224
-FEATURE_SIZE = 7  # 224 halved by five poolings
-HIDDEN = 4096
-N_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class VGGConfig:
+    """A VGG variant: its 3x3 convolutions' channel counts, with POOL
+    marking each 2x2 max pooling, and the sizes of its dense layers."""
+
+    channels: tuple[int | str, ...]
+    hidden: int = 4096
+    n_classes: int = 1000
+    input_size: int = INPUT_SIZE
+
+    @property
+    def feature_size(self) -> int:
+        """Side of the last feature map: the input halved by each pooling."""
+        return self.input_size // 2 ** self.channels.count(POOL)
+
+
+_M = POOL
+CONFIGS: dict[str, VGGConfig] = {
+    "vgg11": VGGConfig((64, _M, 128, _M, 256, 256, _M, 512, 512, _M,
+                        512, 512, _M)),
+    "vgg13": VGGConfig((64, 64, _M, 128, 128, _M, 256, 256, _M, 512, 512, _M,
+                        512, 512, _M)),
+    "vgg16": VGGConfig((64, 64, _M, 128, 128, _M, 256, 256, 256, _M,
+                        512, 512, 512, _M, 512, 512, 512, _M)),
+    "vgg19": VGGConfig((64, 64, _M, 128, 128, _M, 256, 256, 256, 256, _M,
+                        512, 512, 512, 512, _M, 512, 512, 512, 512, _M)),
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,18 @@ class LayerSpec:
     shape: tuple[int, ...] = ()  # W's shape for conv and dense layers
 
 
-def layer_specs(config: str = "vgg16") -> list[LayerSpec]:
+def get_config(config: str | VGGConfig) -> VGGConfig:
+    """Return the `VGGConfig` for a name in `CONFIGS`, or `config` itself."""
+    if isinstance(config, VGGConfig):
+        return config
+    if config not in CONFIGS:
+        raise ValueError(
+            f"unknown VGG configuration {config!r}; expected one of "
+            f"{sorted(CONFIGS)}")
+    return CONFIGS[config]
+
+
+def layer_specs(config: str | VGGConfig = "vgg16") -> list[LayerSpec]:
     """List the layers of a VGG configuration with their paper names.
 
     Convolutions are `conv{block}_{i}` with `relu{block}_{i}` after them,
@@ -50,13 +74,10 @@ def layer_specs(config: str = "vgg16") -> list[LayerSpec]:
     The dropout layers of training are left out: at inference they pass
     their input through unchanged.
     """
-    if config not in CONFIGS:
-        raise ValueError(
-            f"unknown VGG configuration {config!r}; expected one of "
-            f"{sorted(CONFIGS)}")
+    config = get_config(config)
     specs: list[LayerSpec] = []
     block, i, C = 1, 1, 3
-    for item in CONFIGS[config]:
+    for item in config.channels:
         if item == POOL:
             specs.append(LayerSpec(f"pool{block}", "pool"))
             block, i = block + 1, 1
@@ -66,8 +87,10 @@ def layer_specs(config: str = "vgg16") -> list[LayerSpec]:
         C, i = item, i + 1
     # torchvision pools to 7x7 adaptively here, a no-op for 224x224 input.
     specs.append(LayerSpec("flatten", "flatten"))
-    n_in = C * FEATURE_SIZE * FEATURE_SIZE
-    for name, n_out in (("6", HIDDEN), ("7", HIDDEN), ("8", N_CLASSES)):
+    n_in = C * config.feature_size ** 2
+    sizes = (("6", config.hidden), ("7", config.hidden),
+             ("8", config.n_classes))
+    for name, n_out in sizes:
         specs.append(LayerSpec(f"fc{name}", "dense", (n_out, n_in)))
         if name != "8":
             specs.append(LayerSpec(f"relu{name}", "relu"))
@@ -95,7 +118,7 @@ def he_weights(specs: list[LayerSpec],
     return weights
 
 
-def build_vgg(config: str = "vgg16",
+def build_vgg(config: str | VGGConfig = "vgg16",
               weights: dict[str, np.ndarray] | None = None,
               seed: int = 0) -> Sequential:
     """Build a VGG network; without `weights`, He-initialised at random."""
@@ -121,28 +144,55 @@ def build_vgg(config: str = "vgg16",
 
 @dataclass(frozen=True)
 class TableRow:
-    """One row of the architecture table; `macs` counts multiply-adds."""
+    """One row of the architecture table.
+
+    `macs` counts multiply-adds for one input; `activation_bytes` is the
+    float32 size of the output; `receptive_field` is the side, in input
+    pixels, of the patch one output element sees, and `jump` the distance
+    in input pixels between neighbouring output elements.
+    """
 
     name: str
     kind: str
     output_shape: tuple[int, ...]
     n_params: int
     macs: int
+    activation_bytes: int
+    receptive_field: int
+    jump: int
 
 
 def architecture_table(network: Sequential,
                        input_shape: tuple[int, int, int, int] = (
                            1, 3, INPUT_SIZE, INPUT_SIZE)) -> list[TableRow]:
-    """List every layer's output shape and parameter count, without running.
+    """List every layer's shape, cost and receptive field, without running.
 
-    Shapes include the batch axis: `(N, C, H, W)` or `(N, features)`.
+    Shapes include the batch axis: `(N, C, H, W)` or `(N, features)`. A
+    k x k window at stride s grows the receptive field by `(k - 1) jump`
+    and multiplies the jump by s; dense layers see the whole input.
     """
     rows, shape = [], input_shape
+    field, jump = 1, 1
     for layer in network.layers:
         shape = layer.output_shape(shape)
-        rows.append(TableRow(layer.name, type(layer).__name__, shape,
-                             layer.n_params, _macs(layer, shape)))
+        kernel, stride = _window(layer)
+        field += (kernel - 1) * jump
+        jump *= stride
+        if len(shape) == 2:  # flatten and dense: every input pixel
+            field = input_shape[2]
+        rows.append(TableRow(
+            layer.name, type(layer).__name__, shape, layer.n_params,
+            _macs(layer, shape), int(np.prod(shape)) * 4, field, jump))
     return rows
+
+
+def _window(layer: Layer) -> tuple[int, int]:
+    """Return the window size and stride of a conv or pool layer, else 1, 1."""
+    if isinstance(layer, Conv2D):
+        return layer.params["W"].shape[2], layer.stride
+    if isinstance(layer, MaxPool2D):
+        return layer.kernel, layer.stride
+    return 1, 1
 
 
 def _macs(layer: Layer, output_shape: tuple[int, ...]) -> int:
@@ -152,3 +202,19 @@ def _macs(layer: Layer, output_shape: tuple[int, ...]) -> int:
         # Every output element costs one multiply-add per weight of its filter.
         return int(np.prod(output_shape)) * int(np.prod(W.shape[1:]))
     return 0
+
+
+def config_table(config: str | VGGConfig = "vgg16") -> list[TableRow]:
+    """Return the architecture table of a configuration without weights.
+
+    The layers are built on zero-stride views of a single zero, which
+    have the right shapes and take no memory.
+    """
+    weights = {}
+    for spec in layer_specs(config):
+        if spec.shape:
+            zero = np.float32(0)
+            weights[f"{spec.name}.weight"] = np.broadcast_to(zero, spec.shape)
+            weights[f"{spec.name}.bias"] = np.broadcast_to(zero, spec.shape[:1])
+    size = get_config(config).input_size
+    return architecture_table(build_vgg(config, weights), (1, 3, size, size))

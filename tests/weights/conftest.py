@@ -57,11 +57,10 @@ def tiny_expected() -> dict[str, np.ndarray]:
 def tiny_config(monkeypatch: pytest.MonkeyPatch) -> str:
     """Make `layer_specs(TINY_CONFIG)` return TINY_SPECS, so that code
     which takes only a configuration name runs on the small fixtures."""
-    monkeypatch.setitem(engine.vgg.CONFIGS, TINY_CONFIG,
-                        [4, engine.vgg.POOL, 6, 6, engine.vgg.POOL])
-    monkeypatch.setattr(engine.vgg, "FEATURE_SIZE", 2)
-    monkeypatch.setattr(engine.vgg, "HIDDEN", 10)
-    monkeypatch.setattr(engine.vgg, "N_CLASSES", 5)
+    pool = engine.vgg.POOL
+    tiny = engine.vgg.VGGConfig((4, pool, 6, 6, pool), hidden=10,
+                                n_classes=5, input_size=8)
+    monkeypatch.setitem(engine.vgg.CONFIGS, TINY_CONFIG, tiny)
     return TINY_CONFIG
 
 
