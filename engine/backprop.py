@@ -63,6 +63,7 @@ def walk_training_step(network: Sequential, loss: Loss, X: np.ndarray,
 
     The network passed in is left unchanged.
     """
+    sgd = SGD(lr)  # checks the learning rate before any work is done
     network = copy.deepcopy(network)
     forward: list[Step] = []
     backward: list[Step] = []
@@ -72,7 +73,10 @@ def walk_training_step(network: Sequential, loss: Loss, X: np.ndarray,
     network.backward(loss.backward(backward), backward)
     checks = check_gradients(network, loss, X, Y)
 
-    SGD(lr).step(network, backward)
+    # The steps share the network's W and b arrays, which the update below
+    # changes in place, so they keep copies of the values before it.
+    forward, backward = copy.deepcopy(forward), copy.deepcopy(backward)
+    sgd.step(network, backward)
     cost_after = loss.forward(network.forward(X), Y)
     return Walkthrough(forward, backward, checks, cost_before, cost_after,
                        network)

@@ -151,7 +151,7 @@ class Activation(Layer):
         self.Z, self.A = Z, A
         if steps is not None:
             s = sup(self.index)
-            record(steps, self.name, "activation", f"A{s} = g(Z{s})",
+            record(steps, self.name, "activation", f"A{s} = g{s}(Z{s})",
                    {"Z": Z}, {"A": A}, self.index)
         return A
 
@@ -160,7 +160,9 @@ class Activation(Layer):
         dZ = dA * local
         if steps is not None:
             s = sup(self.index)
-            record(steps, self.name, "dZ", f"dZ{s} = dA{s} \\odot g'(Z{s})",
+            # g^{[l]}' would be a double superscript, so the prime goes inside.
+            g_prime = "g'" if self.index is None else f"g^{{[{self.index}]\\prime}}"
+            record(steps, self.name, "dZ", f"dZ{s} = dA{s} \\odot {g_prime}(Z{s})",
                    {"dA": dA, "g'(Z)": local}, {"dZ": dZ}, self.index,
                    rf"\frac{{\partial J}}{{\partial Z{s}}} = "
                    rf"\frac{{\partial J}}{{\partial A{s}}} \odot "

@@ -72,3 +72,16 @@ def test_backward_steps_in_order():
 def test_loss_rejects_broadcasting_shapes():
     with pytest.raises(ValueError, match="same shape"):
         MeanSquaredError().forward(np.zeros((4, 1)), np.zeros(4))
+
+
+def test_recorded_steps_keep_values_before_update():
+    walk = walk_training_step(build_mlp([2, 3, 1], seed=0),
+                              MeanSquaredError(2), X, Y, lr=0.5)
+    step = next(s for s in walk.backward if s.op == "dA_prev"
+                and s.layer == "dense2")
+    np.testing.assert_allclose(step.inputs["dZ"] @ step.inputs["W"],
+                               step.outputs["dA_prev"])
+    first = next(s for s in walk.forward if s.layer == "dense1")
+    np.testing.assert_allclose(
+        first.inputs["A_prev"] @ first.inputs["W"].T + first.inputs["b"],
+        first.outputs["Z"])
