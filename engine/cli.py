@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES: list[str] = [
     "engine.cli_train",
     "engine.cli_weights",
+    "engine.cli_predict",
     "engine.cli_bench",
 ]
 
