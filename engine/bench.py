@@ -10,14 +10,19 @@ are what to compare across machines, not the absolute times.
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
 TOY_SIZES = [2, 16, 16, 1]
+PINNED_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 TOY_POINTS = 500
 VGG_INPUT = (1, 3, 224, 224)
 
@@ -90,56 +95,176 @@ def vgg_forward_numpy(repeats: int) -> float:
     return _median_time(lambda: network.forward(X), repeats)
 
 
+def _torch_vgg16():
+    """Build VGG16 in PyTorch laid out as torchvision's, in eval mode."""
+    import torch
+    from torch import nn
+
+    from engine.vgg import CONFIGS, POOL
+
+    config = CONFIGS["vgg16"]
+    layers, channels = [], 3
+    for item in config.channels:
+        if item == POOL:
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(channels, item, 3, padding=1),
+                       nn.ReLU(inplace=True)]
+            channels = item
+    model = nn.Module()
+    model.features = nn.Sequential(*layers)
+    model.classifier = nn.Sequential(
+        nn.Linear(channels * config.feature_size ** 2, config.hidden),
+        nn.ReLU(inplace=True), nn.Dropout(),
+        nn.Linear(config.hidden, config.hidden), nn.ReLU(inplace=True),
+        nn.Dropout(), nn.Linear(config.hidden, config.n_classes))
+    model.forward = lambda X: model.classifier(
+        torch.flatten(model.features(X), 1))
+    return model.eval()
+
+
 def vgg_forward_torch(repeats: int) -> float:
     """Time torchvision-shaped VGG16's forward pass in PyTorch."""
     import torch
 
-    from engine.vgg import layer_specs
-
-    modules = []
-    for spec in layer_specs("vgg16"):
-        if spec.kind == "conv":
-            modules.append(torch.nn.Conv2d(spec.shape[1], spec.shape[0], 3,
-                                           padding=1))
-        elif spec.kind == "dense":
-            modules.append(torch.nn.Linear(spec.shape[1], spec.shape[0]))
-        elif spec.kind == "relu":
-            modules.append(torch.nn.ReLU(inplace=True))
-        elif spec.kind == "pool":
-            modules.append(torch.nn.MaxPool2d(2))
-        else:
-            modules.append(torch.nn.Flatten())
-    model = torch.nn.Sequential(*modules).eval()
+    model = _torch_vgg16()
     X = torch.randn(VGG_INPUT)
     with torch.inference_mode():
         return _median_time(lambda: model(X), repeats)
 
 
+def vgg_input_gradient_numpy(repeats: int) -> float:
+    """Time VGG16's forward pass plus d(top score)/dX, parameters frozen."""
+    from engine.saliency import input_gradient
+    from engine.vgg import build_vgg
+
+    network = build_vgg("vgg16")
+    X = np.random.default_rng(0).standard_normal(VGG_INPUT, dtype=np.float32)
+    return _median_time(lambda: input_gradient(network, X), repeats)
+
+
+def vgg_input_gradient_torch(repeats: int) -> float:
+    """The same in PyTorch, with `requires_grad` off for every parameter."""
+    import torch
+
+    model = _torch_vgg16()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    X = torch.randn(VGG_INPUT)
+
+    def run():
+        x = X.clone().requires_grad_(True)
+        logits = model(x)
+        logits[0, logits[0].argmax()].backward()
+
+    return _median_time(run, repeats)
+
+
+def _predict_file() -> str:
+    """Write random VGG16 weights where both sides can read them.
+
+    With PyTorch, a torchvision-style `.pth` state dict; without it, an
+    npz of our own format.
+    """
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="nn-explainer-bench-")
+    try:
+        import torch
+    except ImportError:
+        from engine.vgg import he_weights, layer_specs
+        from engine.weights import save_npz
+
+        path = f"{folder}/vgg16.npz"
+        save_npz(path, he_weights(layer_specs("vgg16")), "vgg16")
+        return path
+    path = f"{folder}/vgg16.pth"
+    torch.save(_torch_vgg16().state_dict(), path)
+    return path
+
+
+def vgg_predict_numpy(repeats: int, path: str) -> float:
+    """Time loading a weight file, preprocessing a photo and classifying it."""
+    from engine.images import load_image
+    from engine.pretrained import load_pretrained
+
+    photo = (ROOT / "assets" / "samples" / "chelsea.png").read_bytes()
+
+    def run():
+        load_pretrained(path, "vgg16").classify(load_image(photo))
+
+    return _median_time(run, repeats, warmup=0)
+
+
+def vgg_predict_torch(repeats: int, path: str) -> float:
+    """The same job in PyTorch: build, load the state dict, classify."""
+    import torch
+
+    from engine.images import load_image, preprocess_imagenet
+
+    photo = (ROOT / "assets" / "samples" / "chelsea.png").read_bytes()
+
+    def run():
+        model = _torch_vgg16()
+        model.load_state_dict(torch.load(path, weights_only=True))
+        X = torch.from_numpy(preprocess_imagenet(load_image(photo)).tensor)
+        with torch.inference_mode():
+            torch.softmax(model(X), 1).topk(5)
+
+    return _median_time(run, repeats, warmup=0)
+
+
 CASES = {
     "toy_step": (toy_step_numpy, toy_step_torch),
     "vgg16_forward": (vgg_forward_numpy, vgg_forward_torch),
+    "vgg16_input_gradient": (vgg_input_gradient_numpy,
+                             vgg_input_gradient_torch),
+    "vgg16_predict": (vgg_predict_numpy, vgg_predict_torch),
 }
+# Cases that read a weight file, written once per run and shared by both.
+FILE_CASES = {"vgg16_predict"}
 
 
-def _run_case(name: str, side: int, repeats: int, threads: int) -> None:
+def _run_case(name: str, side: int, repeats: int, threads: int,
+              path: str | None = None) -> None:
     """Measure one case in this process and print its JSON result."""
     if side == 1:
         import torch
 
         torch.set_num_threads(threads)
-    seconds = CASES[name][side](repeats)
+    extra = (path,) if path is not None else ()
+    seconds = CASES[name][side](repeats, *extra)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
+    print(json.dumps({"seconds": seconds, "peak_bytes": peak,
+                      "blas_kernel": _blas_kernel()}))
 
 
-def _measure(name: str, side: int, repeats: int, threads: int) -> dict:
-    code = ("import sys; from engine.bench import _run_case; "
-            f"_run_case({name!r}, {side}, {repeats}, {threads})")
+def _blas_kernel() -> str:
+    """Return the CPU kernel OpenBLAS chose, when threadpoolctl can tell."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (install threadpoolctl to see it)"
+    kernels = [info.get("architecture", "?") for info in threadpool_info()
+               if info.get("internal_api") == "openblas"]
+    return ", ".join(kernels) or "not OpenBLAS"
+
+
+def _measure(name: str, side: int, repeats: int, threads: int,
+             path: str | None = None) -> dict:
+    code = ("from engine.bench import _run_case; "
+            f"_run_case({name!r}, {side}, {repeats}, {threads}, {path!r})")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads))
+    # Some machines pin OpenBLAS to an older CPU kernel (for example
+    # OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU) to work around bugs of
+    # old OpenBLAS builds. NumPy's current build does not need that, and
+    # PyTorch ignores it, so both are dropped here for a like-for-like run.
+    for name in PINNED_BLAS_VARIABLES:
+        env.pop(name, None)
     result = subprocess.run([sys.executable, "-c", code], env=env,
                             capture_output=True, text=True, check=False,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
+                            cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"benchmark {name} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -165,17 +290,23 @@ def run_benchmarks(names: list[str], repeats: int,
     """Measure each case for the engine and, when importable, PyTorch."""
     threads = threads or os.cpu_count() or 1
     with_torch = torch_available()
+    path = _predict_file() if FILE_CASES & set(names) else None
     results = {}
     for name in names:
-        ours = _measure(name, 0, repeats, threads)
+        case_path = path if name in FILE_CASES else None
+        case_repeats = min(repeats, 3) if case_path else repeats
+        ours = _measure(name, 0, case_repeats, threads, case_path)
         entry = {"threads": threads, "numpy_seconds": ours["seconds"],
-                 "numpy_peak_bytes": ours["peak_bytes"]}
+                 "numpy_peak_bytes": ours["peak_bytes"],
+                 "blas_kernel": ours["blas_kernel"]}
         if name == "vgg16_forward":
             entry["numpy_gflops"] = 2 * vgg16_macs() / ours["seconds"] / 1e9
         if with_torch:
-            theirs = _measure(name, 1, repeats, threads)
+            theirs = _measure(name, 1, case_repeats, threads, case_path)
             entry.update(torch_seconds=theirs["seconds"],
                          torch_peak_bytes=theirs["peak_bytes"],
                          time_ratio=ours["seconds"] / theirs["seconds"])
         results[name] = entry
+    if path is not None:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     return results

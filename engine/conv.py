@@ -8,7 +8,6 @@ convolution gets its channels-last input without a copy.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.layers import Layer
 from engine.steps import record
@@ -106,11 +105,14 @@ class Conv2D(Layer):
         if X.ndim != 4 or X.shape[1] != C:
             raise ValueError(
                 f"{self.name}: expected input (N, {C}, H, W), got {X.shape}")
-        self.X = X
+        self.input_shape = X.shape
+        if self.param_grads:
+            self.X = X
         cols = im2col(X, kh, kw, self.stride, self.padding)
         N, H_out, W_out = cols.shape[:3]
         W_mat = W.transpose(0, 2, 3, 1).reshape(F, -1)  # (F, kh*kw*C)
-        Z = cols.reshape(N * H_out * W_out, -1) @ W_mat.T + b  # (NHW, F)
+        Z = cols.reshape(N * H_out * W_out, -1) @ W_mat.T  # (NHW, F)
+        Z += b
         Z = Z.reshape(N, H_out, W_out, F).transpose(0, 3, 1, 2)  # (N, F, H, W)
         record(steps, self.name, "conv", r"Z = W * X + b",
                {"X": X, "W": W, "b": b}, {"Z": Z}, self.index)
@@ -119,25 +121,30 @@ class Conv2D(Layer):
     def backward(self, dZ, steps=None):
         W = self.params["W"]
         F, C, kh, kw = W.shape
-        cols = im2col(self.X, kh, kw, self.stride, self.padding)
-        N, H_out, W_out = cols.shape[:3]
-        cols = cols.reshape(N * H_out * W_out, -1)  # (NHW, kh*kw*C)
+        N, _, H_out, W_out = dZ.shape
         dZ_mat = dZ.transpose(0, 2, 3, 1).reshape(-1, F)  # (NHW, F)
+        if self.param_grads:
+            self._parameter_gradients(dZ_mat, steps)
 
-        dW = (dZ_mat.T @ cols).reshape(F, kh, kw, C).transpose(0, 3, 1, 2)
-        db = dZ_mat.sum(axis=0)
         W_mat = W.transpose(0, 2, 3, 1).reshape(F, -1)  # (F, kh*kw*C)
         dcols = (dZ_mat @ W_mat).reshape(N, H_out, W_out, kh, kw, C)
-        dX = col2im(dcols, self.X.shape, self.stride, self.padding)
-
-        self.grads = {"W": dW, "b": db}
-        record(steps, self.name, "dW", r"dW = \sum_{positions} dZ \cdot X",
-               {"dZ": dZ, "X": self.X}, {"dW": dW}, self.index)
-        record(steps, self.name, "db", r"db = \sum dZ",
-               {"dZ": dZ}, {"db": db}, self.index)
+        dX = col2im(dcols, self.input_shape, self.stride, self.padding)
         record(steps, self.name, "dA_prev", r"dX = W *^T dZ",
                {"dZ": dZ, "W": W}, {"dA_prev": dX}, self.index)
         return dX
+
+    def _parameter_gradients(self, dZ_mat: np.ndarray, steps) -> None:
+        """Store dW and db; dZ_mat is `(N H_out W_out, F)`."""
+        F, C, kh, kw = self.params["W"].shape
+        cols = im2col(self.X, kh, kw, self.stride, self.padding)
+        cols = cols.reshape(len(dZ_mat), -1)  # (NHW, kh*kw*C)
+        dW = (dZ_mat.T @ cols).reshape(F, kh, kw, C).transpose(0, 3, 1, 2)
+        db = np.ones(len(dZ_mat), dZ_mat.dtype) @ dZ_mat
+        self.grads = {"W": dW, "b": db}
+        record(steps, self.name, "dW", r"dW = \sum_{positions} dZ \cdot X",
+               {"X": self.X}, {"dW": dW}, self.index)
+        record(steps, self.name, "db", r"db = \sum dZ", {}, {"db": db},
+               self.index)
 
 
 class MaxPool2D(Layer):
@@ -165,25 +172,38 @@ class MaxPool2D(Layer):
         if X.ndim != 4:
             raise ValueError(
                 f"{self.name}: expected input (N, C, H, W), got {X.shape}")
-        windows = sliding_window_view(X, (k, k), axis=(2, 3))[:, :, ::s, ::s]
-        N, C, H_out, W_out = windows.shape[:4]
-        flat = windows.reshape(N, C, H_out, W_out, k * k)
-        argmax = flat.argmax(axis=-1)  # first maximum, row-major
-        self.argmax, self.input_shape = argmax, X.shape
-        out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+        _, _, H_out, W_out = self.output_shape(X.shape)
+        # The maximum of k*k strided views: one pass over the output per
+        # window offset, and no copy of the windows.
+        A = None
+        for view in self._window_views(X, H_out, W_out):
+            A = view.copy(order="K") if A is None else np.maximum(A, view, out=A)
+        self.X, self.A = X, A
         record(steps, self.name, "maxpool",
                rf"A = \max_{{{k}\times{k}}} A_{{prev}}",
-               {"X": X}, {"A": out}, self.index)
-        return out
+               {"X": X}, {"A": A}, self.index)
+        return A
 
-    def backward(self, dA, steps=None):
+    def _window_views(self, X, H_out, W_out):
+        """Yield, in row-major order of the window offset, the strided view
+        of X holding that element of every window, each `(N, C, H_out, W_out)`."""
         k, s = self.kernel, self.stride
-        _, _, H_out, W_out = dA.shape
-        dX = np.zeros(self.input_shape, dtype=dA.dtype)
         for i in range(k):
             for j in range(k):
-                routed = np.where(self.argmax == i * k + j, dA, 0)
-                dX[:, :, i:i + s * H_out:s, j:j + s * W_out:s] += routed
+                yield X[:, :, i:i + s * H_out:s, j:j + s * W_out:s]
+
+    def backward(self, dA, steps=None):
+        _, _, H_out, W_out = dA.shape
+        dX = np.zeros(self.X.shape, dtype=dA.dtype)
+        dX_views = self._window_views(dX, H_out, W_out)
+        # Each window passes its gradient to its first maximum in row-major
+        # order; `routed` marks the windows already served.
+        routed = np.zeros(dA.shape, dtype=bool)
+        for view, dX_view in zip(self._window_views(self.X, H_out, W_out),
+                                 dX_views):
+            winner = (view == self.A) & ~routed
+            dX_view += np.where(winner, dA, 0)
+            routed |= winner
         record(steps, self.name, "dA_prev",
                r"dA_{prev} = dA \text{ at each window's maximum, else } 0",
                {"dA": dA}, {"dA_prev": dX}, self.index)

@@ -24,6 +24,9 @@ class Layer:
         self.index = index
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        # False freezes the parameters: the backward pass then computes only
+        # the gradient of the input, as saliency maps need.
+        self.param_grads = True
 
     def forward(self, X: np.ndarray, steps: list[Step] | None = None):
         raise NotImplementedError
@@ -76,7 +79,8 @@ class Dense(Layer):
         if X.ndim != 2 or X.shape[1] != W.shape[1]:
             raise ValueError(
                 f"{self.name}: expected input (N, {W.shape[1]}), got {X.shape}")
-        self.A_prev = X
+        if self.param_grads:
+            self.A_prev = X
         # np.dot rather than @: for 2D arrays it always reaches BLAS, while
         # matmul takes a slow loop for products with an inner size of 1.
         Z = np.dot(X, W.T)
@@ -90,21 +94,26 @@ class Dense(Layer):
         return Z
 
     def backward(self, dZ, steps=None):
-        W, A_prev = self.params["W"], self.A_prev
-        dW = np.dot(dZ.T, A_prev)  # (n_out, N) @ (N, n_in) -> (n_out, n_in)
+        W = self.params["W"]
+        dA_prev = None
+        if self.param_grads:
+            self._parameter_gradients(dZ)
+        if self.input_grad:
+            dA_prev = np.dot(dZ, W)  # (N, n_out) @ (n_out, n_in) -> (N, n_in)
+        if steps is not None and self.param_grads:
+            self._record_backward(steps, dZ, dA_prev)
+        return dA_prev
+
+    def _parameter_gradients(self, dZ: np.ndarray) -> None:
+        dW = np.dot(dZ.T, self.A_prev)  # (n_out, N) @ (N, n_in) -> (n_out, n_in)
         # The bias is shared by every example, so its gradient sums dZ over
         # the batch; a product with ones is several times faster than
         # dZ.sum(axis=0) for the narrow layers of the toy networks.
         db = np.dot(np.ones(len(dZ), dZ.dtype), dZ)
         self.grads = {"W": dW, "b": db}
-        dA_prev = None
-        if self.input_grad:
-            dA_prev = np.dot(dZ, W)  # (N, n_out) @ (n_out, n_in) -> (N, n_in)
-        if steps is not None:
-            self._record_backward(steps, dZ, dW, db, dA_prev)
-        return dA_prev
 
-    def _record_backward(self, steps, dZ, dW, db, dA_prev):
+    def _record_backward(self, steps, dZ, dA_prev):
+        dW, db = self.grads["W"], self.grads["b"]
         l = self.index
         prev = None if l is None else l - 1
         s, p = sup(l), sup(prev)
