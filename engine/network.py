@@ -62,12 +62,16 @@ def init_weights(n_out: int, n_in: int, rng: np.random.Generator,
 
     He: standard deviation `sqrt(2 / n_in)`, which keeps the variance of
     ReLU activations steady through depth. Xavier (Glorot, normal form):
-    `sqrt(2 / (n_in + n_out))`, the same aim for tanh and sigmoid.
+    `sqrt(2 / (n_in + n_out))`, the same aim for tanh and sigmoid. Small:
+    `SMALL_STD` whatever the layer's size, which lets signals and gradients
+    shrink from layer to layer in deep networks.
     """
     if scheme == "he":
         std = np.sqrt(2.0 / n_in)
     elif scheme == "xavier":
         std = np.sqrt(2.0 / (n_in + n_out))
+    elif scheme == "small":
+        std = SMALL_STD
     else:
         raise ValueError(
             f"unknown initialisation {scheme!r}; expected one of "

@@ -11,7 +11,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from engine.datasets import Split, make_dataset, make_features, split
+from engine.datasets import (
+    DATASETS,
+    FEATURES,
+    Split,
+    make_dataset,
+    make_features,
+    split,
+)
 from engine.layers import ACTIVATIONS, Dense, sigmoid
 from engine.losses import BinaryCrossEntropyWithLogits
 from engine.network import INITIALISATIONS, Sequential, build_mlp
@@ -23,6 +30,7 @@ MAX_NEURONS = 16
 # at most this many: under 1,000 x 2,000 floats, about 16 MB.
 MAX_SNAPSHOTS = 1000
 REGULARISATIONS = ("none", "l1", "l2")
+CSV_DATASET = "csv"  # the dataset name of a run on the user's own data
 # Training runs in float32, as PyTorch does by default; the pages' single
 # examples and the gradient checks use float64.
 DTYPE = np.float32
@@ -58,6 +66,20 @@ class TrainConfig:
             raise ValueError(
                 f"each hidden layer needs 1 to {MAX_NEURONS} neurons, "
                 f"got {self.hidden}")
+        _check_choice("dataset", self.dataset, (*DATASETS, CSV_DATASET))
+        if self.n_points < 4:
+            raise ValueError(f"a dataset needs at least 4 points, got "
+                             f"{self.n_points}")
+        if not np.isfinite(self.noise) or self.noise < 0:
+            raise ValueError(f"noise must be >= 0, got {self.noise}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test fraction must be between 0 and 1, got "
+                             f"{self.test_fraction}")
+        if not self.features or any(f not in FEATURES for f in self.features):
+            raise ValueError(f"features must be a non-empty choice from "
+                             f"{list(FEATURES)}, got {self.features}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("initialisation", self.init, INITIALISATIONS)
         _check_choice("regularisation", self.regularisation, REGULARISATIONS)
@@ -138,6 +160,11 @@ class Trainer:
         self.snapshot_stride = 1
         self.diverged = False
         self._record_epoch()
+
+    @property
+    def last_good_epoch(self) -> int:
+        """Return the last epoch whose costs are finite and recorded."""
+        return self.history[-1].epoch
 
     @property
     def dense_layers(self) -> list[Dense]:
