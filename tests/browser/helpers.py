@@ -144,6 +144,10 @@ def run_streamlit_server(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # A source file saved during a run would otherwise make Streamlit
+        # ask whether to rerun, and the page would never become idle.
+        "--server.fileWatcherType",
+        "none",
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
