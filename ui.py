@@ -1,36 +1,18 @@
-"""Streamlit helpers shared by the pages: sample photos, the photo picker and VGG16.
-
-The VGG16 network and its feature maps are cached per server process with
-`st.cache_resource`, so every page and every session shares one copy of
-the 553 MB of weights and of each photo's activations.
-"""
+"""Streamlit helpers shared by the pages: sample photos and the photo picker."""
 
 import hashlib
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
-
-from engine.features import conv_feature_maps
-from engine.images import load_image, preprocess_imagenet
-from engine.network import Sequential
-from engine.vgg import build_vgg
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "samples"
 SAMPLE_SOURCES = SAMPLES_DIR / "SOURCES.md"
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp"]
 DEFAULT_SAMPLE = "chelsea.png"
 UPLOAD_CHOICE = "upload"  # the picker's option for the user's own photo
-FEATURE_MAP_ENTRIES = 4  # photos whose activations stay cached, about 60 MB each
-# Resizing the shorter side to 256 pixels makes a 1000:1 strip 256,000 pixels
-# long, hundreds of MB, while the centre crop keeps almost none of it.
-
-# Layers keep their last input for the backward pass, and MaxPool2D reads
-# its argmax back from `self`, so two sessions must not run the shared
-# network at the same time.
-FORWARD_LOCK = threading.Lock()
+# A photo upload's limit in MB. It is lower than the server-wide
+# `server.maxUploadSize`, which leaves room for VGG weight files.
+MAX_PHOTO_MB = 200
 
 
 def sample_photos() -> dict[str, Path]:
@@ -65,18 +47,6 @@ def sample_attribution(name: str | None = None) -> str:
     return f"Photo: {subject}. Licence: {licence}. From the {source}."
 
 
-def random_weights_banner() -> None:
-    """Warn that VGG16 runs with random weights, so it shows no learned features."""
-    st.warning(
-        "**These are random weights.** This VGG16 is He-initialised at random "
-        "because loading the weights trained on ImageNet is not supported yet. "
-        "The feature maps show the mechanics (edges and colours of your photo "
-        "passing through random 3×3 filters, ReLU and max pooling), not learned "
-        "features such as fur or wheels, and the network makes no class "
-        "predictions."
-    )
-
-
 def photo_picker(key_prefix: str) -> tuple[str, bytes] | None:
     """Let the user choose a sample photo or upload one, and return it.
 
@@ -107,6 +77,7 @@ def photo_picker(key_prefix: str) -> tuple[str, bytes] | None:
         "Upload a photo",
         type=PHOTO_TYPES,
         key=upload_key,
+        max_upload_size=MAX_PHOTO_MB,
         on_change=_select_upload,
         args=(choice_key, upload_key),
         help="A JPEG, PNG or WebP photo. It is resized and cropped to 224×224.",
@@ -130,60 +101,11 @@ def _select_upload(choice_key: str, upload_key: str) -> None:
 
 
 def image_digest(data: bytes) -> str:
-    """Return the SHA-256 hex digest that keys the cached activations of a photo."""
+    """Return the SHA-256 hex digest that keys the cached results of a photo."""
     return hashlib.sha256(data).hexdigest()
 
 
-@st.cache_resource(
-    show_spinner="Building VGG16 with random weights "
-    "(138 million parameters, about 550 MB)…",
-    show_time=True,
-)
-def vgg16() -> Sequential:
-    """Build VGG16 with He-initialised random weights once per server process.
-
-    Sessions share the network, so hold `FORWARD_LOCK` while running it.
-    """
-    return build_vgg("vgg16", seed=0)
-
-
-@dataclass(frozen=True)
-class VggActivations:
-    """One photo prepared for VGG16 and the feature maps of its forward pass.
-
-    `resized` is the photo with its shorter side at 256 pixels, `cropped` its
-    centre 224×224 crop (both RGB uint8 `(H, W, 3)`), and `tensor` the
-    normalised input `(1, 3, 224, 224)`. `maps` contains each conv layer's
-    output before ReLU and each pool layer's output as `(C, H, W)`. Every
-    array is read-only because the cache shares it between sessions.
-    """
-
-    original_size: tuple[int, int]  # (height, width) of the decoded photo
-    resized: np.ndarray
-    cropped: np.ndarray
-    tensor: np.ndarray
-    maps: dict[str, np.ndarray]
-
-
-@st.cache_resource(
-    max_entries=FEATURE_MAP_ENTRIES,
-    show_spinner="Running VGG16 on the photo…",
-    show_time=True,
-)
-def vgg16_activations(_image_bytes: bytes, digest: str) -> VggActivations:
-    """Decode a photo and run VGG16 on it, cached by the photo's `digest`.
-
-    The leading underscore keeps `_image_bytes` out of the cache key, which
-    is `digest` alone (from `image_digest`), so the bytes are hashed once.
-    Raises `ImageError` for a file that is not a usable image; nothing is
-    cached then.
-    """
-    rgb = load_image(_image_bytes)
-    prepared = preprocess_imagenet(rgb)
-    network = vgg16()
-    with FORWARD_LOCK:
-        maps = conv_feature_maps(network, prepared.tensor)
-    for array in (prepared.resized, prepared.cropped, prepared.tensor):
-        array.flags.writeable = False
-    return VggActivations(rgb.shape[:2], prepared.resized, prepared.cropped,
-                          prepared.tensor, maps)
+def sentence(message: object) -> str:
+    """End a message with a full stop, as engine messages have none."""
+    text = str(message)
+    return text if text.endswith(".") else text + "."

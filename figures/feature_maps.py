@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 SEQUENTIAL_SCALE = "Viridis"
 # plotly.py maps "RdBu" to red at the low end and blue at the high end.
@@ -167,22 +168,27 @@ def channel_figure(feature_map: np.ndarray, title: str,
 
 def image_figure(rgb: np.ndarray, title: str = "",
                  box: tuple[int, int, int, int] | None = None,
-                 height: int = 400) -> go.Figure:
+                 height: int = 400, source_step: int = 1) -> go.Figure:
     """Draw an RGB uint8 `(H, W, 3)` image; hovering shows each pixel's values.
 
     `box` is `(top, left, bottom, right)` in pixels, inclusive, outlined on
     the image, for example the centre crop or a receptive field. `height`
     is the figure's height in screen pixels, title included. An image with
-    a side longer than `MAX_IMAGE_SIDE` is drawn from every `step`-th pixel,
-    with axes still in the image's own pixel coordinates.
+    a side longer than `MAX_IMAGE_SIDE` is drawn from every n-th pixel,
+    with axes still in the image's own pixel coordinates. A `source_step`
+    above 1 means that `rgb` keeps only every `source_step`-th pixel of a
+    larger photo, whose coordinates the axes and hover text then use.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
-    step = math.ceil(max(rgb.shape[:2]) / MAX_IMAGE_SIDE)
+    if source_step < 1:
+        raise ValueError(f"source_step must be >= 1, got {source_step}")
+    sampling = math.ceil(max(rgb.shape[:2]) / MAX_IMAGE_SIDE)
+    step = sampling * source_step
     # Each drawn pixel stands for a step x step block, centred on that block.
     centre = (step - 1) / 2
     figure = go.Figure(go.Image(
-        z=rgb[::step, ::step],
+        z=rgb[::sampling, ::sampling],
         x0=centre, y0=centre, dx=step, dy=step,
         hovertemplate=("row %{y}, column %{x}<br>"
                        "RGB %{z[0]}, %{z[1]}, %{z[2]}<extra></extra>"),
@@ -203,3 +209,39 @@ def _square_pixels(figure: go.Figure) -> None:
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x",
                         constrain="domain")
     figure.update_layout(margin={"l": 0, "r": 0, "t": 30, "b": 0})
+
+
+def input_channels_figure(tensor: np.ndarray, names: Sequence[str]) -> go.Figure:
+    """Draw the channels of a network input `(C, H, W)` side by side.
+
+    `names` labels the channels in order, for example `("R", "G", "B")`.
+    All panels share one diverging scale centred on zero, so a colour means
+    the same value in every channel. Hovering shows each value.
+    """
+    if tensor.ndim != 3 or tensor.shape[0] != len(names):
+        raise ValueError(
+            f"expected an input of shape ({len(names)}, H, W), got {tensor.shape}")
+    limit = float(np.abs(tensor).max()) or 1.0  # an all-zero input gets a scale
+    figure = make_subplots(rows=1, cols=len(names), horizontal_spacing=0.02,
+                           subplot_titles=[f"channel {name}" for name in names])
+    panels = zip(tensor, names, strict=True)
+    for position, (channel, name) in enumerate(panels, start=1):
+        figure.add_trace(go.Heatmap(
+            z=channel,
+            coloraxis="coloraxis",
+            name=name,
+            hovertemplate=(f"channel {name}<br>row %{{y}}, column %{{x}}<br>"
+                           f"value %{{z:.4g}}<extra></extra>"),
+        ), row=1, col=position)
+        anchor = "x" if position == 1 else f"x{position}"
+        figure.update_xaxes(visible=False, constrain="domain", row=1, col=position)
+        figure.update_yaxes(visible=False, autorange="reversed", scaleanchor=anchor,
+                            constrain="domain", row=1, col=position)
+    figure.update_layout(
+        coloraxis={"colorscale": DIVERGING_SCALE, "cmin": -limit, "cmax": limit,
+                   "colorbar": {"title": {"text": "value", "side": "right"},
+                                "thickness": 12}},
+        height=340,
+        margin={"l": 0, "r": 0, "t": 30, "b": 0},
+    )
+    return figure

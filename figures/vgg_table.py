@@ -20,6 +20,8 @@ from engine.vgg import INPUT_SIZE, architecture_table
 PARAMETER_COLOUR = "#2563eb"
 MACS_COLOUR = "#7c3aed"
 VALUE_COLOUR = "#f59e0b"
+FLOAT32_BYTES = 4
+MIB = 2**20
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,12 @@ class ArchitectureRow:
     `n_values` is the number of output values per image, the product of the
     shape. `parameter_formula` writes the count as `F C k k + F` with
     numbers, empty for layers without parameters. `macs` counts the
-    multiply-adds for one image.
+    multiply-accumulates for one image, and `activation_bytes` the float32
+    size of the output for one image. `receptive_field` is the side, in
+    input pixels, of the window that one output value depends on. `jump`
+    is the distance in input pixels between neighbouring output values,
+    and None after the flatten, where each value depends on the whole
+    input.
     """
 
     name: str
@@ -40,41 +47,34 @@ class ArchitectureRow:
     parameter_formula: str
     n_values: int
     macs: int
+    activation_bytes: int
+    receptive_field: int
+    jump: int | None
 
 
 def architecture_rows(network: Sequential) -> list[ArchitectureRow]:
-    """List the input and the layers of `network`, ReLUs folded into the row before."""
+    """List the input and the layers of `network`, ReLUs folded into the row before.
+
+    Every number comes from `engine.vgg.architecture_table`.
+    """
     input_shape = (3, INPUT_SIZE, INPUT_SIZE)
+    n_inputs = math.prod(input_shape)
     rows = [ArchitectureRow("input", "normalised RGB photo", input_shape, 0, "",
-                            math.prod(input_shape), 0)]
-    for layer, entry in zip(network.layers, architecture_table(network)):
+                            n_inputs, 0, n_inputs * FLOAT32_BYTES, 1, 1)]
+    entries = architecture_table(network)
+    for layer, entry in zip(network.layers, entries, strict=True):
         if isinstance(layer, ReLU):
             previous = rows[-1]
             rows[-1] = dataclasses.replace(
                 previous, operation=previous.operation + ", then ReLU")
             continue
-        shape = _output_shape(layer, entry.output_shape)
-        rows.append(ArchitectureRow(entry.name, _operation(layer), shape,
-                                    entry.n_params, _parameter_formula(layer),
-                                    math.prod(shape), _macs(layer, shape)))
+        shape = entry.output_shape[1:]  # without the batch axis
+        jump = entry.jump if len(shape) == 3 else None
+        rows.append(ArchitectureRow(
+            entry.name, _operation(layer), shape, entry.n_params,
+            _parameter_formula(layer), math.prod(shape), entry.macs,
+            entry.activation_bytes, entry.receptive_field, jump))
     return rows
-
-
-def _output_shape(layer: Layer, table_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Return a layer's output shape without the batch axis."""
-    if isinstance(layer, Dense):
-        # NOTE: Dense inherits Layer.output_shape, which returns the input
-        # shape, so architecture_table reports fc6 to fc8 as (1, 25088)
-        # and overcounts their multiply-adds.
-        return (layer.params["W"].shape[0],)
-    return table_shape[1:]
-
-
-def _macs(layer: Layer, output_shape: tuple[int, ...]) -> int:
-    """Count a conv or dense layer's multiply-adds: one per weight per output."""
-    if isinstance(layer, (Conv2D, Dense)):
-        return math.prod(output_shape) * math.prod(layer.params["W"].shape[1:])
-    return 0
 
 
 def _operation(layer: Layer) -> str:
@@ -102,7 +102,10 @@ def _parameter_formula(layer: Layer) -> str:
 
 
 def table_records(rows: list[ArchitectureRow]) -> list[dict[str, object]]:
-    """Turn rows into records for `st.dataframe`, shapes written `C × H × W`."""
+    """Turn rows into records for `st.dataframe`, shapes written `C × H × W`.
+
+    Activation memory is in MiB (2**20 bytes).
+    """
     return [
         {
             "layer": row.name,
@@ -111,14 +114,17 @@ def table_records(rows: list[ArchitectureRow]) -> list[dict[str, object]]:
             "values per image": row.n_values,
             "parameters": row.n_params,
             "weights + biases": row.parameter_formula,
-            "multiply-adds": row.macs,
+            "MACs": row.macs,
+            "activation memory": row.activation_bytes / MIB,
+            "receptive field": row.receptive_field,
+            "jump": row.jump,
         }
         for row in rows
     ]
 
 
 def parameter_figure(rows: list[ArchitectureRow]) -> go.Figure:
-    """Plot each layer's parameters, multiply-adds and output values per image.
+    """Plot each layer's parameters, MACs and output values per image.
 
     The three bar charts show VGG's well-known split: the dense layers hold
     most of the parameters, while the convolutions do most of the
@@ -127,7 +133,7 @@ def parameter_figure(rows: list[ArchitectureRow]) -> go.Figure:
     names = [row.name for row in rows]
     panels = [
         ("parameters", [row.n_params for row in rows], PARAMETER_COLOUR),
-        ("multiply-adds per image", [row.macs for row in rows], MACS_COLOUR),
+        ("MACs per image", [row.macs for row in rows], MACS_COLOUR),
         ("output values per image", [row.n_values for row in rows], VALUE_COLOUR),
     ]
     figure = make_subplots(rows=len(panels), cols=1, shared_xaxes=True,

@@ -13,6 +13,7 @@ from figures.feature_maps import (
     feature_map_grid,
     grid_columns,
     image_figure,
+    input_channels_figure,
     mosaic,
     normalise_channels,
 )
@@ -240,3 +241,57 @@ def test_image_figure_subsamples_long_image():
 def test_image_figure_rejects_grey_image():
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         image_figure(np.zeros((8, 8), np.uint8))
+
+
+@pytest.mark.parametrize(("source_step", "dx", "x0"), [(1, 1, 0.0), (3, 3, 1.0)])
+def test_image_figure_places_preview_in_photo_pixels(source_step, dx, x0):
+    preview = np.zeros((100, 150, 3), np.uint8)
+
+    image = image_figure(preview, source_step=source_step).data[0]
+
+    assert np.asarray(image.z).shape == (100, 150, 3)
+    assert image.dx == dx
+    assert image.x0 == x0
+
+
+def test_image_figure_rejects_zero_source_step():
+    with pytest.raises(ValueError, match="source_step"):
+        image_figure(np.zeros((8, 8, 3), np.uint8), source_step=0)
+
+
+def test_input_channels_figure_one_panel_per_channel():
+    tensor = random_maps(3, 16, signed=True)
+
+    figure = input_channels_figure(tensor, ("B", "G", "R"))
+
+    assert [trace.name for trace in figure.data] == ["B", "G", "R"]
+    assert [a.text for a in figure.layout.annotations] == [
+        "channel B", "channel G", "channel R"]
+    np.testing.assert_array_equal(np.asarray(figure.data[2].z), tensor[2])
+
+
+def test_input_channels_figure_shares_centred_scale():
+    tensor = random_maps(3, 16, signed=True)
+    tensor[1, 0, 0] = -5.0
+
+    figure = input_channels_figure(tensor, ("R", "G", "B"))
+
+    assert all(trace.coloraxis == "coloraxis" for trace in figure.data)
+    assert figure.layout.coloraxis.cmin == -5.0
+    assert figure.layout.coloraxis.cmax == 5.0
+
+
+@pytest.mark.parametrize("position", [1, 2, 3])
+def test_input_channels_figure_square_pixels(position):
+    figure = input_channels_figure(random_maps(3, 8, signed=True), ("R", "G", "B"))
+
+    name = "yaxis" if position == 1 else f"yaxis{position}"
+    anchor = "x" if position == 1 else f"x{position}"
+    assert figure.layout[name].scaleanchor == anchor
+    assert figure.layout[name].autorange == "reversed"
+
+
+def test_input_channels_figure_rejects_wrong_channel_count():
+    with pytest.raises(ValueError, match=r"\(3, H, W\)"):
+        input_channels_figure(np.zeros((4, 8, 8), np.float32), ("R", "G", "B"))
+
