@@ -149,7 +149,8 @@ class TableRow:
     `macs` counts multiply-adds for one input; `activation_bytes` is the
     float32 size of the output; `receptive_field` is the side, in input
     pixels, of the patch one output element sees, and `jump` the distance
-    in input pixels between neighbouring output elements.
+    in input pixels between neighbouring output elements, None once the
+    output is a flat vector.
     """
 
     name: str
@@ -159,7 +160,7 @@ class TableRow:
     macs: int
     activation_bytes: int
     receptive_field: int
-    jump: int
+    jump: int | None
 
 
 def architecture_table(network: Sequential,
@@ -178,11 +179,13 @@ def architecture_table(network: Sequential,
         kernel, stride = _window(layer)
         field += (kernel - 1) * jump
         jump *= stride
-        if len(shape) == 2:  # flatten and dense: every input pixel
+        flat = len(shape) == 2  # flatten and dense see every input pixel
+        if flat:
             field = input_shape[2]
         rows.append(TableRow(
             layer.name, type(layer).__name__, shape, layer.n_params,
-            _macs(layer, shape), int(np.prod(shape)) * 4, field, jump))
+            _macs(layer, shape), int(np.prod(shape)) * 4, field,
+            None if flat else jump))
     return rows
 
 

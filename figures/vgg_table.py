@@ -69,11 +69,10 @@ def architecture_rows(network: Sequential) -> list[ArchitectureRow]:
                 previous, operation=previous.operation + ", then ReLU")
             continue
         shape = entry.output_shape[1:]  # without the batch axis
-        jump = entry.jump if len(shape) == 3 else None
         rows.append(ArchitectureRow(
             entry.name, _operation(layer), shape, entry.n_params,
             _parameter_formula(layer), math.prod(shape), entry.macs,
-            entry.activation_bytes, entry.receptive_field, jump))
+            entry.activation_bytes, entry.receptive_field, entry.jump))
     return rows
 
 

@@ -117,7 +117,9 @@ def _load(path: str | Path, config: str | None,
         weights = keras_to_torch_layout(layers, specs, config)
         return _finish(weights, config, specs, source, source)
     tensors = read_torch_file(path)
-    config, specs = _resolve(config, specs, set(tensors), torchvision_names)
+    shapes = {key: array.shape for key, array in tensors.items()}
+    config, specs = _resolve(config, specs, set(tensors), torchvision_names,
+                             shapes)
     names = torchvision_names(specs)
     check_keys(tensors, names, config)
     weights = {names[key]: array for key, array in tensors.items()}
@@ -138,13 +140,30 @@ def convert_weights(source: str | Path, destination: str | Path,
 def _resolve(config: str | None, specs: list[LayerSpec] | None,
              found: set[str],
              file_names: Callable[[list[LayerSpec]], Mapping[str, str]],
+             shapes: Mapping[str, tuple[int, ...]] | None = None,
              ) -> tuple[str, list[LayerSpec]]:
+    """Pick the configuration whose names, then shapes, fit the file best.
+
+    `shapes` maps the file's keys to their shapes when they are in our
+    layout, which breaks ties between configurations sharing names.
+    """
     if specs is not None:
         return config or CUSTOM_CONFIG, list(specs)
     if config is None:
-        config = min(CONFIGS, key=lambda name: len(
-            found ^ set(file_names(layer_specs(name)))))
+        config = min(CONFIGS, key=lambda name: _misfit(
+            layer_specs(name), found, file_names, shapes or {}))
     return config, layer_specs(config)
+
+
+def _misfit(specs: list[LayerSpec], found: set[str],
+            file_names: Callable[[list[LayerSpec]], Mapping[str, str]],
+            shapes: Mapping[str, tuple[int, ...]]) -> tuple[int, int]:
+    """Count names missing either way, then shapes that differ."""
+    names = file_names(specs)
+    expected = expected_shapes(specs)
+    wrong_shapes = sum(1 for key, shape in shapes.items()
+                       if key in names and expected[names[key]] != shape)
+    return len(found ^ set(names)), wrong_shapes
 
 
 def _load_npz(path: str | Path, config: str | None,

@@ -75,3 +75,9 @@ def test_predict_errors_one_line(capsys, args, message):
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_configuration_inferred_from_shapes():
+    # The micro network shares every key with vgg16; only shapes differ.
+    loaded = load_weights(FIXTURES / FORMATS[1])
+    assert loaded.config == MICRO_NAME
