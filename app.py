@@ -26,30 +26,44 @@ st.caption(
 )
 
 st.subheader("The tour")
-left, middle, right = st.columns(3)
-with left:
-    st.markdown("#### 1. Forward propagation")
-    st.markdown(
-        "Set the inputs of a small network with sliders and follow them "
-        "through each layer: the weighted sum, the activation, and a diagram "
-        "coloured by the values. See why a network without non-linear "
-        "activations is only one matrix in disguise."
-    )
-    st.page_link("pages/1_Forward_propagation.py", label="Open forward propagation")
-with middle:
-    st.markdown("#### 2. Backpropagation")
-    st.markdown(
-        "Give the network a target and step backwards through the chain "
-        "rule, one operation at a time, from the cost to every weight. Each "
-        "gradient is checked against a numerical estimate, and the last step "
-        "takes one step of gradient descent."
-    )
-    st.page_link("pages/2_Backpropagation.py", label="Open backpropagation")
-with right:
-    st.markdown("#### 3. VGG16")
-    st.markdown(
-        "Feed a photo to VGG16, a 16-layer convolutional network with 138 "
-        "million parameters, and look at what each convolution and pooling "
-        "layer makes of it, channel by channel."
-    )
-    st.page_link("pages/3_VGG16.py", label="Open VGG16")
+st.markdown(
+    "The first three pages follow one story: a network computes, learns, "
+    "then a real one looks at a photo. The other three go deeper into "
+    "training and into convolutions."
+)
+
+TOUR = [
+    ("pages/1_Forward_propagation.py", "1. Forward propagation",
+     "Set the inputs of a small network with sliders and follow them "
+     "through each layer: the weighted sum, the activation, and a diagram "
+     "coloured by the values. See why a network without non-linear "
+     "activations is only one matrix in disguise."),
+    ("pages/2_Backpropagation.py", "2. Backpropagation",
+     "Give the network a target and step backwards through the chain rule, "
+     "one operation at a time, from the cost to every weight. Each gradient "
+     "is checked against a numerical estimate, and the last step takes one "
+     "step of gradient descent."),
+    ("pages/3_VGG16.py", "3. VGG16",
+     "Feed a photo to VGG16, a 16-layer convolutional network with 138 "
+     "million parameters, and look at what each convolution and pooling "
+     "layer makes of it, channel by channel, and at what it predicts."),
+    ("pages/4_Training.py", "4. Training playground",
+     "Train a network on a toy dataset and watch the loss, the decision "
+     "boundary and the gradient of every layer as it learns; rewind to any "
+     "epoch, and see vanishing gradients happen."),
+    ("pages/5_Convolution.py", "5. Convolution",
+     "Take a convolution apart: slide a kernel over a grid or a photo one "
+     "position at a time, then follow ReLU, max pooling and the backward "
+     "pass that trains the kernel."),
+    ("pages/6_Tiny_VGG.py", "6. Tiny VGG",
+     "A small VGG-style network trained here, by this app's engine, on "
+     "shapes: make a shape, see its prediction and every learned kernel and "
+     "feature map, and retrain it."),
+]
+
+for row in range(0, len(TOUR), 3):
+    for column, (path, title, text) in zip(st.columns(3), TOUR[row:row + 3]):
+        with column:
+            st.markdown(f"#### {title}")
+            st.markdown(text)
+            st.page_link(path, label=f"Open {title.split('. ', 1)[1]}")
