@@ -16,6 +16,7 @@ COMMAND_MODULES: list[str] = [
     "engine.cli_weights",
     "engine.cli_predict",
     "engine.cli_bench",
+    "engine.cli_tinyvgg",
 ]
 
 USAGE_ERROR = 2
