@@ -91,6 +91,9 @@ class Conv2D(Layer):
                 f"got stride {stride} and padding {padding}")
         self.params = {"W": W, "b": b}
         self.stride, self.padding = stride, padding
+        # A first layer's input is data, whose gradient nobody uses when
+        # training; saliency maps need it, so it is on by default.
+        self.input_grad = True
 
     def output_shape(self, input_shape):
         N, _, H, W = input_shape
@@ -106,9 +109,11 @@ class Conv2D(Layer):
             raise ValueError(
                 f"{self.name}: expected input (N, {C}, H, W), got {X.shape}")
         self.input_shape = X.shape
-        if self.param_grads:
-            self.X = X
         cols = im2col(X, kh, kw, self.stride, self.padding)
+        if self.param_grads:
+            # dW needs the patches again; keeping them costs kh*kw times
+            # the input's memory and saves rebuilding them.
+            self.X, self.cols = X, cols
         N, H_out, W_out = cols.shape[:3]
         W_mat = W.transpose(0, 2, 3, 1).reshape(F, -1)  # (F, kh*kw*C)
         Z = cols.reshape(N * H_out * W_out, -1) @ W_mat.T  # (NHW, F)
@@ -125,6 +130,8 @@ class Conv2D(Layer):
         dZ_mat = dZ.transpose(0, 2, 3, 1).reshape(-1, F)  # (NHW, F)
         if self.param_grads:
             self._parameter_gradients(dZ_mat, steps)
+        if not self.input_grad:
+            return None
 
         W_mat = W.transpose(0, 2, 3, 1).reshape(F, -1)  # (F, kh*kw*C)
         dcols = (dZ_mat @ W_mat).reshape(N, H_out, W_out, kh, kw, C)
@@ -136,8 +143,7 @@ class Conv2D(Layer):
     def _parameter_gradients(self, dZ_mat: np.ndarray, steps) -> None:
         """Store dW and db; dZ_mat is `(N H_out W_out, F)`."""
         F, C, kh, kw = self.params["W"].shape
-        cols = im2col(self.X, kh, kw, self.stride, self.padding)
-        cols = cols.reshape(len(dZ_mat), -1)  # (NHW, kh*kw*C)
+        cols = self.cols.reshape(len(dZ_mat), -1)  # (NHW, kh*kw*C)
         dW = (dZ_mat.T @ cols).reshape(F, kh, kw, C).transpose(0, 3, 1, 2)
         db = np.ones(len(dZ_mat), dZ_mat.dtype) @ dZ_mat
         self.grads = {"W": dW, "b": db}

@@ -1,8 +1,8 @@
 """Checks of a training step's settings, and what each backward op does.
 
 `check_training_settings` rejects settings a step cannot use before it
-runs; `EXPLANATIONS` says in plain words what each operation of the
-backward pass computes.
+runs. `EXPLANATIONS` describes in plain words what each operation of the
+backward pass computes, and `BATCH_EXPLANATIONS` what it does to a batch.
 """
 
 import numpy as np
@@ -61,3 +61,25 @@ def check_training_settings(loss: str, output: str, y: float, lr: float) -> None
         raise ValueError(
             f"Binary cross-entropy needs a target y between 0 and 1, got {y:g}."
         )
+
+# Descriptions of the ops of the backward pass on a batch of m examples, in
+# Markdown with LaTeX. A superscript (i) marks example i on its own.
+BATCH_EXPLANATIONS = {
+    "cost": "With $m$ examples the cost is the mean of the examples' own costs "
+    "$J^{(i)}$, the cost each of them would have alone.",
+    "dA": "Because $J$ is a mean, the loss's $dA$ carries a factor $1/m$: column "
+    "$i$ of $dA^{[L]}$ is $1/m$ times the $dA$ that example $i$ has alone. Every "
+    "gradient below inherits that factor.",
+    "dZ": "Column by column, exactly as for one example. The $1/m$ that came in "
+    "with $dA$ stays, so $dZ$ is $1/m$ times the examples' own $dZ^{(i)}$ side "
+    "by side.",
+    "dW": "The product $dZ\\, A^{T}$ adds up one outer product per example. "
+    "Because this $dZ$ already carries the $1/m$, the sum is the mean of the "
+    "examples' own gradients $dW^{(i)} = dZ^{(i)} a^{(i)T}$. It is the textbook "
+    "$dW = \\frac{1}{m} dZ\\, A^{T}$ with the $1/m$ moved into $dZ$.",
+    "db": "A bias adds into every example, so $db$ sums the columns of $dZ$. With "
+    "the $1/m$ inside $dZ$, that sum is the mean of the examples' own "
+    "$db^{(i)}$.",
+    "dA_prev": "Each column goes back through $W^T$ on its own, so it is still "
+    "$1/m$ times the gradient that example has alone.",
+}

@@ -44,7 +44,7 @@ class Layer:
 
     def clear_cache(self) -> None:
         """Drop what the forward pass kept for the backward pass."""
-        for name in ("X", "A_prev", "Z", "A", "argmax"):
+        for name in ("X", "A_prev", "Z", "A", "cols"):
             self.__dict__.pop(name, None)
 
     def __repr__(self) -> str:

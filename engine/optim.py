@@ -40,7 +40,7 @@ class Optimizer:
 
     def _record(self, steps, layer, key, before, grad, update):
         s = sup(layer.index)
-        inputs = {key: before, f"d{key}": grad, "alpha": np.asarray(self.lr)}
+        inputs = {key: before, f"d{key}": grad.copy(), "alpha": np.asarray(self.lr)}
         state = self.state.get((layer.name, key), {})
         inputs.update({name: value.copy() for name, value in state.items()})
         record(steps, layer.name, "update",

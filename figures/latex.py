@@ -1,8 +1,9 @@
 """LaTeX for the formulas of a small network, with the numbers substituted.
 
 The engine stores one example as a row of a batch, while the formulas use
-column vectors (`Z = W A_prev + b`). The helpers here take the row of the
-single example and write it as a column: that is layout, not maths. Every
+column vectors (`Z = W A_prev + b`). The helpers here write each example's
+row as a column, so a batch becomes one column per example: that is layout,
+not maths. Every
 equation is an `aligned` block of the symbols, the numbers put in, and the
 result, so that the `=` signs line up.
 """
@@ -13,12 +14,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.backprop import GradientCheck
+from engine.graph import Graph, ParameterUpdate, chain_terms, step_output
 from engine.layers import Activation, Identity, ReLU, Sigmoid, Tanh
 from engine.losses import BinaryCrossEntropy, Loss, MeanSquaredError
 from engine.network import LinearCollapse
 from engine.steps import Step, sup
 
 DIGITS = 4  # significant digits of every number shown
+G_PRIME = "g'(Z)"  # the input name of g'(Z) in a dZ step
 
 FUNCTION_NAMES: dict[type[Activation], str] = {
     ReLU: r"\operatorname{ReLU}",
@@ -61,6 +64,11 @@ def bmatrix(A: np.ndarray | float, digits: int = DIGITS) -> str:
         raise ValueError(f"bmatrix takes at most 2 dimensions, got shape {A.shape}")
     rows = [" & ".join(number(x, digits) for x in row) for row in A]
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+def columns(A: np.ndarray, digits: int = DIGITS) -> str:
+    """Write a batch `(m, n)` as an `n x m` matrix, one example per column."""
+    return bmatrix(np.asarray(A).T, digits)
 
 
 def aligned(formula: str, *lines: str) -> str:
@@ -106,23 +114,24 @@ def function_name(activation: type[Activation]) -> str:
 
 
 def linear_equation(step: Step, digits: int = DIGITS) -> str:
-    """Write `Z = W A_prev + b` of one example, with its numbers."""
+    """Write `Z = W A_prev + b` with its numbers, one example a column.
+
+    With several examples `b` is added to every column.
+    """
     W, b = step.inputs["W"], step.inputs["b"]
-    A_prev = one_example(step.inputs["A_prev"])
-    Z = one_example(step.outputs["Z"])
-    product = f"{bmatrix(W, digits)} {bmatrix(A_prev, digits)} + {bmatrix(b, digits)}"
-    return aligned(step.formula, product, bmatrix(Z, digits))
+    A_prev = columns(step.inputs["A_prev"], digits)
+    product = f"{bmatrix(W, digits)} {A_prev} + {bmatrix(b, digits)}"
+    return aligned(step.formula, product, columns(step.outputs["Z"], digits))
 
 
 def activation_equation(
     step: Step, activation: type[Activation], digits: int = DIGITS
 ) -> str:
-    """Write `A = g(Z)` of one example, with the function named."""
+    """Write `A = g(Z)` with the function named, one example a column."""
     s = sup(step.index)
-    Z = one_example(step.inputs["Z"])
-    A = one_example(step.outputs["A"])
-    applied = rf"{function_name(activation)}\left({bmatrix(Z, digits)}\right)"
-    return aligned(rf"A{s} = g{s}(Z{s})", applied, bmatrix(A, digits))
+    Z = columns(step.inputs["Z"], digits)
+    applied = rf"{function_name(activation)}\left({Z}\right)"
+    return aligned(rf"A{s} = g{s}(Z{s})", applied, columns(step.outputs["A"], digits))
 
 
 def _scalar_output(step: Step) -> tuple[float, float]:
@@ -298,3 +307,238 @@ def step_equation(step: Step, loss: type[Loss], digits: int = DIGITS) -> str:
     if step.op == "update":
         return update_equation(step, digits)
     return backward_equation(step, digits)
+
+
+# The computational graph: each gradient as its sum of chain-rule terms.
+
+
+def chain_rule_row(graph: Graph, node_id: str, digits: int = DIGITS) -> str:
+    """Write one node's gradient as upstream gradient times local derivative.
+
+    The row reads `dw = dz a = (upstream) (local) = gradient`, with one term
+    per quantity computed from the node, summed, and the products added up
+    when there are several. It is a row of an `aligned` block.
+    """
+    node = graph.nodes[node_id]
+    terms = chain_terms(graph, node_id)
+    if not terms:
+        return rf"{node.gradient_label} &= 1"
+    symbols = " + ".join(
+        rf"{graph.nodes[term.edge.target].gradient_label}\, {term.edge.local_label}"
+        for term in terms
+    )
+    numbers = " + ".join(
+        rf"{_term(term.upstream, digits)} \cdot {_term(term.edge.local, digits)}"
+        for term in terms
+    )
+    parts = [symbols, numbers]
+    if len(terms) > 1:
+        parts.append(" + ".join(_term(term.product, digits) for term in terms))
+    parts.append(number(node.gradient, digits))
+    return rf"{node.gradient_label} &= " + " = ".join(parts)
+
+
+def chain_rule_equations(graph: Graph, node_ids: Sequence[str],
+                         digits: int = DIGITS) -> str:
+    """Stack the chain-rule rows of several nodes, aligned at their `=`."""
+    return (r"\begin{aligned}"
+            + r" \\ ".join(chain_rule_row(graph, id, digits) for id in node_ids)
+            + r"\end{aligned}")
+
+
+# A batch of m examples, written with `columns`.
+
+
+def prediction_equation(step: Step, digits: int = DIGITS) -> str:
+    """Write the prediction and the target that a cost step compares."""
+    L = sup(step.index)
+    return (rf"A{L} = {columns(step.inputs['A'], digits)} \qquad "
+            rf"Y = {columns(step.inputs['Y'], digits)}")
+
+
+def example_symbol(step: Step, i: int | str) -> str:
+    """Return the symbol of a step's result for example `i`, such as `dW^{[2](3)}`."""
+    if step.op == "cost":
+        return f"J^{{({i})}}"
+    if step.op == "dA_prev":
+        return f"dA^{{[{step.index - 1}]({i})}}"
+    return f"{step.op}^{{[{step.index}]({i})}}"
+
+
+def _fraction(m: int) -> str:
+    return rf"\frac{{1}}{{{m}}}"
+
+
+def _bracketed_sum(terms: list[str], per_row: int) -> str:
+    """Write `(t1 + t2 + ...)`, starting a new aligned row every `per_row` terms.
+
+    `\\left(` and `\\right)` must close on the row they open, so a sum that
+    wraps closes each row with an invisible `\\right.` and opens the next
+    with `\\left.`.
+    """
+    rows = [" + ".join(terms[i : i + per_row]) for i in range(0, len(terms), per_row)]
+    if len(rows) == 1:
+        return rf"\left({rows[0]}\right)"
+    first = rf"\left({rows[0]}\right."
+    middle = [rf"\left. + {row}\right." for row in rows[1:-1]]
+    last = rf"\left. + {rows[-1]}\right)"
+    return r" \\ &\qquad ".join([first, *middle, last])
+
+
+def batch_cost_equation(step: Step, examples: Sequence[Step],
+                        digits: int = DIGITS) -> str:
+    """Write the batch cost as the mean of the examples' own costs."""
+    m = len(examples)
+    costs = [number(example.outputs["J"], digits) for example in examples]
+    return aligned(
+        r"J = \frac{1}{m} \sum_{i=1}^{m} J^{(i)}",
+        rf"{_fraction(m)} {_bracketed_sum(costs, 8)}",
+        number(step.outputs["J"], digits),
+    )
+
+
+def _batch_numbers(step: Step, digits: int) -> str | None:
+    """Substitute the batch's arrays into a backward step, or None for dA."""
+    if step.op == "dZ":
+        return (rf"{columns(step.inputs['dA'], digits)} \odot "
+                rf"{columns(step.inputs[G_PRIME], digits)}")
+    if step.op == "dA_prev":
+        W_T = bmatrix(step.inputs["W"].T, digits)
+        return f"{W_T} {columns(step.inputs['dZ'], digits)}"
+    if step.op == "dW":
+        # A_prev is (m, n_in), which is already A^{[l-1]T} with one example a row.
+        A_prev_T = bmatrix(step.inputs["A_prev"], digits)
+        return f"{columns(step.inputs['dZ'], digits)} {A_prev_T}"
+    if step.op == "db":
+        # The sum over examples is a sum of the columns of dZ.
+        return " + ".join(bmatrix(row, digits) for row in step.inputs["dZ"])
+    return None
+
+
+def batch_step_equation(step: Step, digits: int = DIGITS) -> str:
+    """Write a backward step of the batch with its numbers, one example a column."""
+    result = step_output(step)
+    if step.op in ("dW", "db"):
+        written = bmatrix(result, digits)  # the shape of W or b, not a batch
+    else:
+        written = columns(result, digits)
+    numbers = _batch_numbers(step, digits)
+    lines = [written] if numbers is None else [numbers, written]
+    return aligned(step.formula, *lines)
+
+
+def examples_equation(step: Step, examples: Sequence[Step], combined: np.ndarray,
+                      digits: int = DIGITS) -> str:
+    """Write the batch's result of a step from the examples' own results.
+
+    `dW` and `db` are the mean of the examples' gradients, written as a sum
+    of small matrices and its value `combined`. The gradients of `A` and
+    `Z` are the examples' gradients side by side, times `1/m`.
+    """
+    m = len(examples)
+    if step.op in ("dW", "db"):
+        pieces = [bmatrix(step_output(example), digits) for example in examples]
+        per_row = 4 if step.op == "dW" else 8
+        return aligned(
+            rf"{step_symbol(step)} = \frac{{1}}{{m}} \sum_{{i=1}}^{{m}}"
+            rf" {example_symbol(step, 'i')}",
+            rf"{_fraction(m)} {_bracketed_sum(pieces, per_row)}",
+            bmatrix(combined, digits),
+        )
+    stacked = np.concatenate([step_output(example) for example in examples])
+    symbols = rf"{example_symbol(step, 1)} & \cdots & {example_symbol(step, 'm')}"
+    return aligned(
+        rf"{step_symbol(step)} = \frac{{1}}{{m}}"
+        rf" \begin{{bmatrix}}{symbols}\end{{bmatrix}}",
+        rf"{_fraction(m)} {columns(stacked, digits)}",
+        columns(combined, digits),
+    )
+
+
+# Optimizers: each update written out, with its state.
+
+
+def _parameter_symbol(step: Step) -> str:
+    return f"{_parameter_key(step)}{sup(step.index)}"
+
+
+def _scaled_state(factor: str, update: ParameterUpdate, name: str,
+                  digits: int) -> str:
+    """Write `factor` times the state an update started from, 0 at step 1."""
+    value = update.state_before.get(name)
+    if value is None:
+        return rf"{factor} \cdot 0"
+    return rf"{factor}\, {bmatrix(value, digits)}"
+
+
+def sgd_equations(update: ParameterUpdate, digits: int = DIGITS) -> dict[str, str]:
+    """Write `W := W - alpha dW` of one SGD step with its numbers.
+
+    Returns `{"parameter": latex}`, the shape every optimizer's equations take.
+    """
+    return {"parameter": update_equation(update.step, digits)}
+
+
+def momentum_equations(update: ParameterUpdate, mu: float,
+                       digits: int = DIGITS) -> dict[str, str]:
+    """Write the velocity `v` and the parameter of one momentum step.
+
+    On the first step the velocity starts at the gradient, as in PyTorch.
+    Returns the LaTeX blocks by name: "v" and "parameter".
+    """
+    step = update.step
+    p, key = _parameter_symbol(step), _parameter_key(step)
+    v = rf"v_{{d{key}}}"
+    grad = bmatrix(step.inputs[f"d{key}"], digits)
+    velocity = bmatrix(step.inputs["v"], digits)
+    if update.state_before:
+        scaled = _scaled_state(number(mu, digits), update, "v", digits)
+        equation = aligned(rf"{v} := \mu\, {v} + d{p}", rf"{scaled} + {grad}",
+                           velocity)
+    else:
+        equation = aligned(rf"{v} := d{p}", velocity)
+    alpha = _term(step.inputs["alpha"], digits)
+    parameter = aligned(
+        rf"{p} := {p} - \alpha\, {v}",
+        rf"{bmatrix(step.inputs[key], digits)} - {alpha}\, {velocity}",
+        bmatrix(step.outputs[key], digits),
+    )
+    return {"v": equation, "parameter": parameter}
+
+
+def adam_equations(update: ParameterUpdate, hyperparameters: dict[str, float],
+                   digits: int = DIGITS) -> dict[str, str]:
+    """Write the moments, their bias correction and the parameter of one Adam step.
+
+    `1 - beta` is written out, not computed, so every number shown is the
+    optimizer's own. Returns the LaTeX blocks by name: "m", "v", "m_hat",
+    "v_hat" and "parameter".
+    """
+    step, t = update.step, update.t
+    p, key = _parameter_symbol(step), _parameter_key(step)
+    b1, b2 = (number(hyperparameters[name], digits) for name in ("beta1", "beta2"))
+    eps = number(hyperparameters["eps"], digits)
+    grad = bmatrix(step.inputs[f"d{key}"], digits)
+    m, v = bmatrix(step.inputs["m"], digits), bmatrix(step.inputs["v"], digits)
+    m_hat = bmatrix(update.corrected["m_hat"], digits)
+    v_hat = bmatrix(update.corrected["v_hat"], digits)
+    alpha = _term(step.inputs["alpha"], digits)
+    before = bmatrix(step.inputs[key], digits)
+    return {
+        "m": aligned(rf"m := \beta_1 m + (1 - \beta_1)\, d{p}",
+                     rf"{_scaled_state(b1, update, 'm', digits)} + (1 - {b1})\, {grad}",
+                     m),
+        "v": aligned(rf"v := \beta_2 v + (1 - \beta_2)\, (d{p})^2",
+                     rf"{_scaled_state(b2, update, 'v', digits)} + (1 - {b2})\, "
+                     rf"{grad}^{{2}}", v),
+        "m_hat": aligned(r"\hat m = \frac{m}{1 - \beta_1^{t}}",
+                         rf"\frac{{1}}{{1 - {b1}^{{{t}}}}}\, {m}", m_hat),
+        "v_hat": aligned(r"\hat v = \frac{v}{1 - \beta_2^{t}}",
+                         rf"\frac{{1}}{{1 - {b2}^{{{t}}}}}\, {v}", v_hat),
+        "parameter": aligned(
+            rf"{p} := {p} - \alpha \frac{{\hat m}}{{\sqrt{{\hat v}} + \epsilon}}",
+            rf"{before} - {alpha} \frac{{{m_hat}}}{{\sqrt{{{v_hat}}} + {eps}}}",
+            rf"{before} - {bmatrix(step.outputs['update'], digits)}",
+            bmatrix(step.outputs[key], digits),
+        ),
+    }

@@ -1,30 +1,26 @@
-"""Backpropagation: one training step on one example, one operation at a time."""
+"""Backpropagation: one training step, one operation at a time, on one example
+as a computational graph and a network diagram, and on a batch of examples."""
 
 import numpy as np
 import streamlit as st
 
-from engine.backprop import Walkthrough, walk_training_step
-from engine.explain import (
-    EXPLANATIONS,
-    OUTPUT_RANGES,
-    check_training_settings,
+from backprop_sections import (
+    batch_controls,
+    show_batch,
+    show_forward,
+    show_graph,
+    show_optimizers,
+    show_step,
+    show_update,
 )
-from engine.gradcheck import EPSILON
+from engine.backprop import walk_training_step
+from engine.explain import OUTPUT_RANGES, check_training_settings
+from engine.graph import build_graph, run_optimizer, walk_batch
 from engine.layers import ACTIVATIONS
-from engine.losses import LOSSES, BinaryCrossEntropy, Loss
-from engine.network import Sequential, build_mlp
-from engine.steps import Step
-from figures.activation import activation_figure
-from figures.latex import (
-    activation_equation,
-    gradient_check_equation,
-    linear_equation,
-    number,
-    step_equation,
-    step_symbol,
-    update_equation,
-)
-from figures.network import backward_focus, layer_titles, network_figure
+from engine.losses import LOSSES
+from engine.network import build_mlp
+from engine.optim import OPTIMIZERS
+from figures.latex import step_symbol
 
 N_INPUTS = 2
 INPUT_RANGE = (-3.0, 3.0)
@@ -32,11 +28,10 @@ DEFAULT_INPUTS = (0.5, -1.0)
 DEFAULT_HIDDEN = (3, 2, 2)  # neurons of hidden layers 1, 2 and 3
 MAX_NEURONS = 6
 LOSS_KEYS = ("mse", "bce")
-# Relative error below which a gradient check passes. The checks of this page
-# come out near 1e-10 in float64, so anything above 1e-7 is worth a look.
-GOOD_CHECK = 1e-7
+N_OPTIMIZER_STEPS = 3  # enough for momentum's and Adam's state to build up
 POSITION = "bp_position"  # index of the walkthrough step on show
 FINGERPRINT = "bp_fingerprint"  # the settings that position belongs to
+
 
 def activation_title(key: str) -> str:
     return ACTIVATIONS[key].title
@@ -109,108 +104,6 @@ def reset() -> None:
     st.session_state[POSITION] = 0
 
 
-def show_check(step: Step, walk: Walkthrough, digits: int) -> None:
-    """Show the central-difference estimate beside an analytic dW or db."""
-    key = step.op[1:]
-    check = walk.checks[(step.layer, key)]
-    st.markdown("**Check by central differences** (float64, one element at a time):")
-    st.latex(gradient_check_equation(check, key, step.index, digits))
-    if check.relative_error < GOOD_CHECK:
-        st.success(f"The two agree: relative error {check.relative_error:.1e}.")
-    else:
-        st.warning(
-            f"Relative error {check.relative_error:.1e}, above {GOOD_CHECK:g}. This "
-            f"happens when a ReLU input z lies within h = {EPSILON:g} of 0: the "
-            "central difference then straddles the kink, so the estimate, not the "
-            "backward pass, is off. Otherwise it points at a wrong gradient."
-        )
-
-
-def show_step(
-    step: Step, walk: Walkthrough, network: Sequential, loss: type[Loss], digits: int
-) -> None:
-    """Draw the diagram and the numbers of one backward step."""
-    left, right = st.columns([1, 1])
-    left.plotly_chart(
-        network_figure(walk.forward, layer_titles(network), backward_focus(step),
-                       digits),
-        key="bp_network", config={"displayModeBar": False},
-    )
-    if step.op == "dZ":
-        act = next(s for s in walk.forward
-                   if s.op == "activation" and s.index == step.index)
-        left.plotly_chart(
-            activation_figure(type(network[step.layer]), act.inputs["Z"][0],
-                              act.outputs["A"][0], step.index,
-                              g_prime=step.inputs["g'(Z)"][0]),
-            key="bp_activation", config={"displayModeBar": False},
-        )
-    with right:
-        st.markdown(EXPLANATIONS[step.op])
-        st.latex(step_equation(step, loss, digits))
-        if step.chain:
-            st.markdown("It comes from the chain rule:")
-            st.latex(step.chain)
-        if step.op in ("dW", "db"):
-            show_check(step, walk, digits)
-        cost = walk.backward[0]
-        if step.op == "dZ" and step.index == cost.index and loss is BinaryCrossEntropy:
-            a, y, dZ = (number(array.item(), digits) for array in
-                        (cost.inputs["A"], cost.inputs["Y"], step.outputs["dZ"]))
-            st.info(
-                "With a sigmoid output and cross-entropy, $g'$ cancels the "
-                "denominator of $dA$, leaving $dZ^{[L]} = A^{[L]} - Y = "
-                f"{a} - {y} = {dZ}$. That is why the two are paired."
-            )
-
-
-def show_update(
-    updates: list[Step], walk: Walkthrough, network: Sequential, X: np.ndarray,
-    digits: int,
-) -> None:
-    """Draw the network after the update and compare the costs."""
-    after: list[Step] = []
-    walk.network_after.forward(X, after)
-    left, right = st.columns([1, 1])
-    left.plotly_chart(network_figure(after, layer_titles(network), digits=digits),
-                      key="bp_network_after", config={"displayModeBar": False})
-    with right:
-        st.markdown(
-            "Gradient descent moves every parameter a small step against its "
-            "gradient, $W := W - \\alpha\\, dW$, and a new forward pass gives the "
-            "new cost. The diagram shows the network after the update."
-        )
-        before, now = st.columns(2)
-        before.metric("Cost before the update", f"{walk.cost_before:.{digits}g}")
-        now.metric("Cost after the update", f"{walk.cost_after:.{digits}g}",
-                   delta=f"{walk.cost_after - walk.cost_before:.{digits}g}",
-                   delta_color="inverse")
-        a_before = walk.forward[-1].outputs["A"].item()
-        a_after = after[-1].outputs["A"].item()
-        target = walk.backward[0].inputs["Y"].item()  # the cost step's Y
-        moved = (f"The prediction moved from {a_before:.{digits}g} to "
-                 f"{a_after:.{digits}g}; the target is {target:g}.")
-        if walk.cost_after < walk.cost_before:
-            st.success(f"The cost went down. {moved}")
-        elif walk.cost_after == walk.cost_before:
-            st.info(
-                "The cost did not change: every gradient is 0, for example "
-                "because no ReLU is active, so the update moved nothing."
-            )
-        else:
-            st.warning(
-                f"The cost did not go down: the step overshot. {moved} Try a "
-                "smaller learning rate, for example a tenth of this one."
-            )
-    # One row per layer: the wide W update, then the narrow b update.
-    layers: dict[str, list[Step]] = {}
-    for step in updates:
-        layers.setdefault(step.layer, []).append(step)
-    for steps in layers.values():
-        for column, step in zip(st.columns([5, 2]), steps):
-            column.latex(update_equation(step, digits))
-
-
 st.set_page_config(page_title="Backpropagation", layout="wide")
 st.title("Backpropagation")
 st.markdown(
@@ -218,7 +111,9 @@ st.markdown(
     "bias. Backpropagation gets all of them in one backward sweep: it starts at "
     "the cost and applies the chain rule layer by layer, reusing each layer's "
     "$dZ$ for the one before. Walk through it on one example, one operation at a "
-    "time, then take one gradient-descent step."
+    "time, as a computational graph or on the network's diagram, or on a batch "
+    "of examples; then take one gradient-descent step and compare SGD with "
+    "momentum and Adam."
 )
 
 sizes, hidden, output, seed, digits = network_controls("bp")
@@ -237,7 +132,9 @@ if not low <= Y.item() <= high:
 
 network = build_mlp(sizes, hidden=hidden, output=output, seed=seed)
 loss_class = LOSSES[loss_key]
-walk = walk_training_step(network, loss_class(index=len(sizes) - 1), X, Y, lr)
+loss = loss_class(index=len(sizes) - 1)
+walk = walk_training_step(network, loss, X, Y, lr)
+graph = build_graph(walk)
 updates = [step for step in walk.backward if step.op == "update"]
 positions = [[step] for step in walk.backward if step.op != "update"] + [updates]
 n = len(positions)
@@ -250,11 +147,7 @@ if st.session_state.get(FINGERPRINT) != fingerprint:
 k = min(st.session_state[POSITION], n - 1)
 
 with st.expander("The forward pass of this example"):
-    for step in walk.forward:
-        if step.op == "linear":
-            st.latex(linear_equation(step, digits))
-        else:
-            st.latex(activation_equation(step, type(network[step.layer]), digits))
+    show_forward(walk, network, digits)
 
 st.header("The backward pass, step by step")
 previous, following, restart, _ = st.columns([1, 1, 1, 3])
@@ -263,7 +156,7 @@ previous.button("Previous step", key="bp_previous", on_click=move, args=(-1, n),
 following.button("Next step", key="bp_next", on_click=move, args=(1, n),
                  disabled=k == n - 1, type="primary", shortcut="Right")
 restart.button("Reset", key="bp_reset", on_click=reset, disabled=k == 0)
-labels = [rf"\text{{update}}" if group is updates else step_symbol(group[0])
+labels = [r"\text{update}" if group is updates else step_symbol(group[0])
           for group in positions]
 st.progress((k + 1) / n, text=f"Step {k + 1} of {n}: ${labels[k]}$")
 st.markdown(" → ".join(
@@ -271,7 +164,28 @@ st.markdown(" → ".join(
     for i, label in enumerate(labels)
 ))
 
+graph_tab, diagram_tab, batch_tab = st.tabs(
+    ["Computational graph", "Network diagram", "A batch of examples"], key="bp_view"
+)
+with graph_tab:
+    show_graph(graph, k, digits)
+with diagram_tab:
+    if positions[k] is updates:
+        show_update(updates, walk, network, X, digits)
+    else:
+        show_step(positions[k][0], walk, network, loss_class, digits)
+with batch_tab:
+    st.markdown(
+        "The same step on $m$ examples at once. Each array gets one column per "
+        "example, and below each batch result are the examples' own results, "
+        "each computed as if that example were alone."
+    )
+    X_batch, Y_batch = batch_controls(loss_key, output, lr, INPUT_RANGE)
+    if len(X_batch):
+        show_batch(walk_batch(network, loss, X_batch, Y_batch, lr), network, k,
+                   digits)
+
 if positions[k] is updates:
-    show_update(updates, walk, network, X, digits)
-else:
-    show_step(positions[k][0], walk, network, loss_class, digits)
+    runs = [run_optimizer(network, loss, X, Y, key, lr, N_OPTIMIZER_STEPS)
+            for key in OPTIMIZERS]
+    show_optimizers(runs, network, digits)

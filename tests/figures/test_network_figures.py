@@ -6,6 +6,7 @@ import pytest
 from plotly.colors import sample_colorscale
 
 from engine.backprop import walk_training_step
+from engine.graph import random_examples, run_optimizer, walk_batch
 from engine.layers import ACTIVATIONS, ReLU, Sigmoid
 from engine.losses import (
     BinaryCrossEntropy,
@@ -21,13 +22,21 @@ from figures.activation import (
 )
 from figures.latex import (
     activation_equation,
+    adam_equations,
     aligned,
+    batch_cost_equation,
+    batch_step_equation,
     bmatrix,
     collapse_equations,
+    columns,
     cost_equation,
+    example_symbol,
+    examples_equation,
     linear_equation,
+    momentum_equations,
     number,
     one_example,
+    sgd_equations,
     step_equation,
     step_symbol,
 )
@@ -348,3 +357,136 @@ def test_collapse_equations_name_every_layer():
 def test_relu_name_in_activation_equation():
     _, steps = forward_steps()
     assert r"\operatorname{ReLU}" in activation_equation(steps[1], ReLU)
+
+
+# The LaTeX of a batch
+
+
+def batch_walk(m=4, loss=MeanSquaredError):
+    X_batch, Y_batch = random_examples(m, 0, -3.0, 3.0)
+    return walk_batch(build_mlp(SIZES), loss(index=3), X_batch, Y_batch, 0.1)
+
+
+def batch_position(batch, op, index):
+    return next(i for i, s in enumerate(batch.walk.backward)
+                if s.op == op and s.index == index)
+
+
+def test_columns_put_examples_in_columns():
+    assert columns(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])) == (
+        r"\begin{bmatrix}1 & 3 & 5 \\ 2 & 4 & 6\end{bmatrix}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("op", "index", "symbol"),
+    [("cost", 3, "J^{(2)}"), ("dZ", 2, "dZ^{[2](2)}"), ("dA_prev", 2, "dA^{[1](2)}")],
+)
+def test_example_symbol(op, index, symbol):
+    batch = batch_walk()
+    step = batch.walk.backward[batch_position(batch, op, index)]
+    assert example_symbol(step, 2) == symbol
+
+
+@pytest.mark.parametrize("m", [2, 4, 8])
+@pytest.mark.parametrize("loss", [MeanSquaredError, BinaryCrossEntropy])
+def test_every_batch_step_has_balanced_latex(m, loss):
+    batch = batch_walk(m, loss)
+    for position, step in enumerate(batch.walk.backward):
+        if step.op == "update":
+            break
+        examples = batch.examples_at(position)
+        if step.op == "cost":
+            assert_balanced(batch_cost_equation(step, examples))
+            continue
+        assert_balanced(batch_step_equation(step))
+        assert_balanced(examples_equation(step, examples, batch.combined_at(position)))
+
+
+def test_batch_cost_averages_examples():
+    batch = batch_walk()
+    step, examples = batch.walk.backward[0], batch.examples_at(0)
+    latex = batch_cost_equation(step, examples)
+    for example in examples:
+        assert number(example.outputs["J"]) in latex
+    assert latex.endswith(f"&= {number(step.outputs['J'])}\\end{{aligned}}")
+
+
+def test_batch_dW_shows_examples_and_mean():
+    batch = batch_walk()
+    position = batch_position(batch, "dW", 2)
+    step = batch.walk.backward[position]
+    latex = examples_equation(step, batch.examples_at(position),
+                              batch.combined_at(position))
+    for example in batch.examples_at(position):
+        assert bmatrix(example.outputs["dW"]) in latex
+    assert r"\frac{1}{4}" in latex
+    assert latex.endswith(f"&= {bmatrix(batch.combined_at(position))}\\end{{aligned}}")
+    assert bmatrix(step.outputs["dW"]) in batch_step_equation(step)
+
+
+def test_batch_sum_of_eight_wraps():
+    batch = batch_walk(8)
+    position = batch_position(batch, "dW", 1)
+    latex = examples_equation(batch.walk.backward[position],
+                              batch.examples_at(position), batch.combined_at(position))
+    assert r"\right." in latex
+    assert r"\left." in latex
+
+
+def test_batch_dZ_is_examples_over_m():
+    batch = batch_walk()
+    position = batch_position(batch, "dZ", 3)
+    step = batch.walk.backward[position]
+    latex = examples_equation(step, batch.examples_at(position),
+                              batch.combined_at(position))
+    own = np.concatenate([e.outputs["dZ"] for e in batch.examples_at(position)])
+    assert rf"\frac{{1}}{{4}} {columns(own)}" in latex
+    assert columns(step.outputs["dZ"]) in batch_step_equation(step)
+
+
+# The LaTeX of the optimizers
+
+
+def optimizer_run(key):
+    network = build_mlp(SIZES)
+    return run_optimizer(network, MeanSquaredError(3), X, Y, key, 0.1, 3)
+
+
+def test_sgd_equation_is_update_equation():
+    run = optimizer_run("sgd")
+    update = run.updates[0][("dense1", "W")]
+    latex = sgd_equations(update)["parameter"]
+    assert bmatrix(update.step.outputs["W"]) in latex
+
+
+@pytest.mark.parametrize("t", [0, 1, 2])
+def test_momentum_equations_show_velocity(t):
+    run = optimizer_run("momentum")
+    update = run.updates[t][("dense2", "W")]
+    blocks = momentum_equations(update, run.hyperparameters["mu"])
+    assert list(blocks) == ["v", "parameter"]
+    for latex in blocks.values():
+        assert_balanced(latex)
+    assert bmatrix(update.step.inputs["v"]) in blocks["v"]
+    assert blocks["parameter"].endswith(
+        f"&= {bmatrix(update.step.outputs['W'])}\\end{{aligned}}")
+    if t == 0:
+        assert blocks["v"].startswith(r"\begin{aligned}v_{dW} &:= dW^{[2]}")
+    else:
+        assert bmatrix(update.state_before["v"]) in blocks["v"]
+
+
+@pytest.mark.parametrize("t", [0, 1, 2])
+def test_adam_equations_show_moments(t):
+    run = optimizer_run("adam")
+    update = run.updates[t][("dense3", "b")]
+    blocks = adam_equations(update, run.hyperparameters)
+    assert list(blocks) == ["m", "v", "m_hat", "v_hat", "parameter"]
+    for latex in blocks.values():
+        assert_balanced(latex)
+    assert bmatrix(update.corrected["m_hat"]) in blocks["m_hat"]
+    assert f"1 - 0.999^{{{t + 1}}}" in blocks["v_hat"]
+    assert bmatrix(update.step.outputs["update"]) in blocks["parameter"]
+    assert bmatrix(update.step.outputs["b"]) in blocks["parameter"]
+    assert (r"0.9 \cdot 0" in blocks["m"]) == (t == 0)
