@@ -15,6 +15,7 @@ COMMAND_MODULES: list[str] = [
     "engine.cli_train",
     "engine.cli_weights",
     "engine.cli_predict",
+    "engine.cli_saliency",
     "engine.cli_bench",
     "engine.cli_tinyvgg",
 ]

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import pytest
 
 import engine.vgg
@@ -81,3 +82,33 @@ def test_configuration_inferred_from_shapes():
     # The micro network shares every key with vgg16; only shapes differ.
     loaded = load_weights(FIXTURES / FORMATS[1])
     assert loaded.config == MICRO_NAME
+
+
+@pytest.mark.parametrize("method", ["gradient", "gradcam", "occlusion"])
+def test_saliency_command_writes_overlay(capsys, tmp_path, method):
+    npz = tmp_path / "micro.npz"
+    convert_weights(FIXTURES / FORMATS[1], npz, MICRO_NAME)
+    out = tmp_path / "map.png"
+    status = main(["saliency", str(SAMPLES / "chelsea.png"), "--method",
+                   method, "--weights", str(npz), "--class", "281", "--out",
+                   str(out)])
+    assert status == 0
+    assert "class 281" in capsys.readouterr().out
+    with Image.open(out) as image:
+        assert image.size == (224, 224)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "gradient", "--class", "1000"], "--class must be"),
+    (["--method", "gradient", "--out", "map.jpg"], ".png"),
+    (["--method", "gradcam", "--layer", "conv9_9"], "no layer named"),
+])
+def test_saliency_errors_one_line(capsys, tmp_path, args, message):
+    npz = tmp_path / "micro.npz"
+    convert_weights(FIXTURES / FORMATS[1], npz, MICRO_NAME)
+    command = ["saliency", str(SAMPLES / "chelsea.png"), "--weights",
+               str(npz), "--out", str(tmp_path / "map.png"), *args]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
