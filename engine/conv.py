@@ -115,8 +115,8 @@ class Conv2D(Layer):
             # the input's memory and saves rebuilding them.
             self.X, self.cols = X, cols
         N, H_out, W_out = cols.shape[:3]
-        W_mat = W.transpose(0, 2, 3, 1).reshape(F, -1)  # (F, kh*kw*C)
-        Z = cols.reshape(N * H_out * W_out, -1) @ W_mat.T  # (NHW, F)
+        W_mat = self._weight_matrix()  # (F, kh*kw*C)
+        Z = np.dot(cols.reshape(N * H_out * W_out, -1), W_mat.T)  # (NHW, F)
         Z += b
         Z = Z.reshape(N, H_out, W_out, F).transpose(0, 3, 1, 2)  # (N, F, H, W)
         record(steps, self.name, "conv", r"Z = W * X + b",
@@ -133,12 +133,27 @@ class Conv2D(Layer):
         if not self.input_grad:
             return None
 
-        W_mat = W.transpose(0, 2, 3, 1).reshape(F, -1)  # (F, kh*kw*C)
-        dcols = (dZ_mat @ W_mat).reshape(N, H_out, W_out, kh, kw, C)
+        W_mat = self._weight_matrix()  # (F, kh*kw*C)
+        dcols = np.dot(dZ_mat, W_mat).reshape(N, H_out, W_out, kh, kw, C)
         dX = col2im(dcols, self.input_shape, self.stride, self.padding)
         record(steps, self.name, "dA_prev", r"dX = W *^T dZ",
                {"dZ": dZ, "W": W}, {"dA_prev": dX}, self.index)
         return dX
+
+    def _weight_matrix(self) -> np.ndarray:
+        """Return W as `(F, kh*kw*C)`, in the order of the patch buffer.
+
+        Read-only weights, such as pretrained ones shared by every session,
+        cannot change, so their reordered copy is made once and kept.
+        """
+        W = self.params["W"]
+        cached = self.__dict__.get("_W_mat")
+        if cached is not None and cached[0] is W:
+            return cached[1]
+        W_mat = W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
+        if not W.flags.writeable:
+            self._W_mat = (W, W_mat)
+        return W_mat
 
     def _parameter_gradients(self, dZ_mat: np.ndarray, steps) -> None:
         """Store dW and db; dZ_mat is `(N H_out W_out, F)`."""
