@@ -1,9 +1,12 @@
-"""Streamlit helpers shared by the pages: sample photos and the photo picker."""
+"""Streamlit helpers shared by the pages: the photo picker and the sidebar
+controls of the small fully connected network."""
 
 import hashlib
 from pathlib import Path
 
 import streamlit as st
+
+from engine.layers import ACTIVATIONS
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "samples"
 SAMPLE_SOURCES = SAMPLES_DIR / "SOURCES.md"
@@ -109,3 +112,54 @@ def sentence(message: object) -> str:
     """End a message with a full stop, as engine messages have none."""
     text = str(message)
     return text if text.endswith(".") else text + "."
+
+
+# The small fully connected network of the forward and backward pages.
+N_INPUTS = 2
+INPUT_RANGE = (-3.0, 3.0)
+DEFAULT_INPUTS = (0.5, -1.0)
+DEFAULT_HIDDEN = (3, 2, 2)  # neurons of hidden layers 1, 2 and 3
+TOY_MAX_NEURONS = 6
+
+
+def activation_title(key: str) -> str:
+    return ACTIVATIONS[key].title
+
+
+def toy_network_controls(prefix: str) -> tuple[list[int], str, str, int, int]:
+    """Draw the sidebar controls of the network; return its settings.
+
+    Returns the layer sizes, the hidden and output activation keys, the
+    weight seed and the number of significant digits to show.
+    """
+    st.sidebar.header("Network")
+    depth = st.sidebar.slider(
+        "Hidden layers", 1, len(DEFAULT_HIDDEN), 2, key=f"{prefix}_depth",
+        persist_state="session",
+    )
+    hidden_sizes = [
+        st.sidebar.slider(
+            f"Neurons in hidden layer {l}", 1, TOY_MAX_NEURONS, DEFAULT_HIDDEN[l - 1],
+            key=f"{prefix}_size_{l}", persist_state="session",
+        )
+        for l in range(1, depth + 1)
+    ]
+    keys = list(ACTIVATIONS)
+    hidden = st.sidebar.selectbox(
+        "Hidden activation", keys, format_func=activation_title,
+        key=f"{prefix}_hidden", persist_state="session",
+    )
+    output = st.sidebar.selectbox(
+        "Output activation", keys, index=keys.index("sigmoid"),
+        format_func=activation_title, key=f"{prefix}_output",
+        persist_state="session",
+    )
+    seed = st.sidebar.number_input(
+        "Weight seed", 0, 10_000, 0, key=f"{prefix}_seed", persist_state="session",
+        help="Seed of the random generator that draws the initial weights (He).",
+    )
+    digits = st.sidebar.slider(
+        "Significant digits shown", 2, 8, 4, key=f"{prefix}_digits",
+        persist_state="session",
+    )
+    return [N_INPUTS, *hidden_sizes, 1], hidden, output, int(seed), digits

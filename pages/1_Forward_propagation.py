@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from engine.layers import ACTIVATIONS
+import ui
+
 from engine.network import build_mlp, collapse_linear
 from figures.activation import activation_figure, input_grid, output_surface_figure
 from figures.latex import (
@@ -14,55 +15,7 @@ from figures.latex import (
 )
 from figures.network import layer_titles, network_figure
 
-N_INPUTS = 2
-INPUT_RANGE = (-3.0, 3.0)
-DEFAULT_INPUTS = (0.5, -1.0)
-DEFAULT_HIDDEN = (3, 2, 2)  # neurons of hidden layers 1, 2 and 3
-MAX_NEURONS = 6
 GRID_POINTS = 81  # per side of the output picture
-
-
-def activation_title(key: str) -> str:
-    return ACTIVATIONS[key].title
-
-
-def network_controls(prefix: str) -> tuple[list[int], str, str, int, int]:
-    """Draw the sidebar controls of the network; return its settings.
-
-    Returns the layer sizes, the hidden and output activation keys, the
-    weight seed and the number of significant digits to show.
-    """
-    st.sidebar.header("Network")
-    depth = st.sidebar.slider(
-        "Hidden layers", 1, len(DEFAULT_HIDDEN), 2, key=f"{prefix}_depth",
-        persist_state="session",
-    )
-    hidden_sizes = [
-        st.sidebar.slider(
-            f"Neurons in hidden layer {l}", 1, MAX_NEURONS, DEFAULT_HIDDEN[l - 1],
-            key=f"{prefix}_size_{l}", persist_state="session",
-        )
-        for l in range(1, depth + 1)
-    ]
-    keys = list(ACTIVATIONS)
-    hidden = st.sidebar.selectbox(
-        "Hidden activation", keys, format_func=activation_title,
-        key=f"{prefix}_hidden", persist_state="session",
-    )
-    output = st.sidebar.selectbox(
-        "Output activation", keys, index=keys.index("sigmoid"),
-        format_func=activation_title, key=f"{prefix}_output",
-        persist_state="session",
-    )
-    seed = st.sidebar.number_input(
-        "Weight seed", 0, 10_000, 0, key=f"{prefix}_seed", persist_state="session",
-        help="Seed of the random generator that draws the initial weights (He).",
-    )
-    digits = st.sidebar.slider(
-        "Significant digits shown", 2, 8, 4, key=f"{prefix}_digits",
-        persist_state="session",
-    )
-    return [N_INPUTS, *hidden_sizes, 1], hidden, output, int(seed), digits
 
 
 st.set_page_config(page_title="Forward propagation", layout="wide")
@@ -75,15 +28,15 @@ st.markdown(
     "$A^{[0]} = x$. Move the inputs and watch every number follow."
 )
 
-sizes, hidden, output, seed, digits = network_controls("fp")
+sizes, hidden, output, seed, digits = ui.toy_network_controls("fp")
 network = build_mlp(sizes, hidden=hidden, output=output, seed=seed)
 L = len(sizes) - 1
 
 # The example: one row of inputs.
 st.header("The network")
-columns = st.columns(N_INPUTS)
+columns = st.columns(ui.N_INPUTS)
 x = np.array([[
-    column.slider(f"Input $x_{j + 1}$", *INPUT_RANGE, DEFAULT_INPUTS[j], 0.1,
+    column.slider(f"Input $x_{j + 1}$", *ui.INPUT_RANGE, ui.DEFAULT_INPUTS[j], 0.1,
                   key=f"fp_x{j + 1}", persist_state="session")
     for j, column in enumerate(columns)
 ]])
@@ -149,14 +102,14 @@ if collapse.exact:
 elif np.isclose(a_net, a_single, rtol=1e-12, atol=0):
     st.info(
         f"The outputs agree at this input ({a_net:.6g}) because every hidden "
-        f"neuron sits where {activation_title(hidden)} is the identity "
+        f"neuron sits where {ui.activation_title(hidden)} is the identity "
         "($z > 0$ for ReLU), so near this input the network is one affine map. "
         "The pictures below show where it bends; move the inputs there."
     )
 else:
     st.info(
         f"Different outputs: the network gives {a_net:.6g}, the collapsed layer "
-        f"{a_single:.6g}. The {activation_title(hidden)} activation between the "
+        f"{a_single:.6g}. The {ui.activation_title(hidden)} activation between the "
         "layers is what stops them folding into one. Switch the hidden "
         "activation to Linear to see them agree."
     )
@@ -168,7 +121,7 @@ st.markdown(
     "$\\widetilde{W} x$, so its colour bands are always straight and parallel. "
     "With a non-linear hidden activation the network can bend them."
 )
-axis, grid = input_grid(*INPUT_RANGE, GRID_POINTS)
+axis, grid = input_grid(*ui.INPUT_RANGE, GRID_POINTS)
 surface = output_surface_figure(
     axis,
     network.forward(grid).reshape(GRID_POINTS, GRID_POINTS),

@@ -4,6 +4,8 @@ as a computational graph and a network diagram, and on a batch of examples."""
 import numpy as np
 import streamlit as st
 
+import ui
+
 from backprop_sections import (
     batch_controls,
     show_batch,
@@ -16,73 +18,25 @@ from backprop_sections import (
 from engine.backprop import walk_training_step
 from engine.explain import OUTPUT_RANGES, check_training_settings
 from engine.graph import build_graph, run_optimizer, walk_batch
-from engine.layers import ACTIVATIONS
 from engine.losses import LOSSES
 from engine.network import build_mlp
 from engine.optim import OPTIMIZERS
 from figures.latex import step_symbol
 
-N_INPUTS = 2
-INPUT_RANGE = (-3.0, 3.0)
-DEFAULT_INPUTS = (0.5, -1.0)
-DEFAULT_HIDDEN = (3, 2, 2)  # neurons of hidden layers 1, 2 and 3
-MAX_NEURONS = 6
 LOSS_KEYS = ("mse", "bce")
 N_OPTIMIZER_STEPS = 3  # enough for momentum's and Adam's state to build up
 POSITION = "bp_position"  # index of the walkthrough step on show
 FINGERPRINT = "bp_fingerprint"  # the settings that position belongs to
 
 
-def activation_title(key: str) -> str:
-    return ACTIVATIONS[key].title
-
-
-def network_controls(prefix: str) -> tuple[list[int], str, str, int, int]:
-    """Draw the sidebar controls of the network; return its settings.
-
-    Returns the layer sizes, the hidden and output activation keys, the
-    weight seed and the number of significant digits to show.
-    """
-    st.sidebar.header("Network")
-    depth = st.sidebar.slider(
-        "Hidden layers", 1, len(DEFAULT_HIDDEN), 2, key=f"{prefix}_depth",
-        persist_state="session",
-    )
-    hidden_sizes = [
-        st.sidebar.slider(
-            f"Neurons in hidden layer {l}", 1, MAX_NEURONS, DEFAULT_HIDDEN[l - 1],
-            key=f"{prefix}_size_{l}", persist_state="session",
-        )
-        for l in range(1, depth + 1)
-    ]
-    keys = list(ACTIVATIONS)
-    hidden = st.sidebar.selectbox(
-        "Hidden activation", keys, format_func=activation_title,
-        key=f"{prefix}_hidden", persist_state="session",
-    )
-    output = st.sidebar.selectbox(
-        "Output activation", keys, index=keys.index("sigmoid"),
-        format_func=activation_title, key=f"{prefix}_output",
-        persist_state="session",
-    )
-    seed = st.sidebar.number_input(
-        "Weight seed", 0, 10_000, 0, key=f"{prefix}_seed", persist_state="session",
-        help="Seed of the random generator that draws the initial weights (He).",
-    )
-    digits = st.sidebar.slider(
-        "Significant digits shown", 2, 8, 4, key=f"{prefix}_digits",
-        persist_state="session",
-    )
-    return [N_INPUTS, *hidden_sizes, 1], hidden, output, int(seed), digits
-
-
 def example_controls() -> tuple[np.ndarray, np.ndarray, str, float]:
     """Draw the controls of the training example; return X, Y, loss and rate."""
     st.sidebar.header("Training example")
     x = [
-        st.sidebar.slider(f"Input $x_{j + 1}$", *INPUT_RANGE, DEFAULT_INPUTS[j], 0.1,
-                          key=f"bp_x{j + 1}", persist_state="session")
-        for j in range(N_INPUTS)
+        st.sidebar.slider(f"Input $x_{j + 1}$", *ui.INPUT_RANGE,
+                          ui.DEFAULT_INPUTS[j], 0.1, key=f"bp_x{j + 1}",
+                          persist_state="session")
+        for j in range(ui.N_INPUTS)
     ]
     y = st.sidebar.number_input("Target y", value=1.0, step=0.1, key="bp_y",
                                 persist_state="session")
@@ -116,7 +70,7 @@ st.markdown(
     "momentum and Adam."
 )
 
-sizes, hidden, output, seed, digits = network_controls("bp")
+sizes, hidden, output, seed, digits = ui.toy_network_controls("bp")
 X, Y, loss_key, lr = example_controls()
 try:
     check_training_settings(loss_key, output, Y.item(), lr)
@@ -127,7 +81,7 @@ low, high = OUTPUT_RANGES[output]
 if not low <= Y.item() <= high:
     st.warning(
         f"The target y = {Y.item():g} lies outside [{low:g}, {high:g}], the outputs "
-        f"that {activation_title(output)} can produce, so the cost cannot reach 0."
+        f"that {ui.activation_title(output)} can produce, so the cost cannot reach 0."
     )
 
 network = build_mlp(sizes, hidden=hidden, output=output, seed=seed)
@@ -180,7 +134,7 @@ with batch_tab:
         "example, and below each batch result are the examples' own results, "
         "each computed as if that example were alone."
     )
-    X_batch, Y_batch = batch_controls(loss_key, output, lr, INPUT_RANGE)
+    X_batch, Y_batch = batch_controls(loss_key, output, lr, ui.INPUT_RANGE)
     if len(X_batch):
         show_batch(walk_batch(network, loss, X_batch, Y_batch, lr), network, k,
                    digits)
