@@ -25,13 +25,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.conv import Conv2D, Flatten, MaxPool2D
-from engine.layers import Dense, Layer, ReLU
 from engine.losses import SoftmaxCrossEntropy, softmax
 from engine.network import Sequential
 from engine.optim import Optimizer, make_optimizer
 from engine.shapes import CLASSES, DEFAULT_SIZE, make_shapes
-from engine.vgg import POOL, LayerSpec, he_weights
+from engine.vgg import POOL, LayerSpec, build_from_specs, conv_specs, he_weights
 from engine.weights.errors import WeightsError
 from engine.weights.npz_file import read_npz, save_npz
 
@@ -113,16 +111,8 @@ def layer_specs(config: TinyVGGConfig = TinyVGGConfig()) -> list[LayerSpec]:
     poolings `pool{block}`, then `flatten`, and the dense layers `fc1`,
     `fc2`, ... with `relu_fc1`, ... after every one but the last.
     """
-    specs: list[LayerSpec] = []
-    block, i, C = 1, 1, 3
-    for item in config.channels:
-        if item == POOL:
-            specs.append(LayerSpec(f"pool{block}", "pool"))
-            block, i = block + 1, 1
-            continue
-        specs.append(LayerSpec(f"conv{block}_{i}", "conv", (item, C, 3, 3)))
-        specs.append(LayerSpec(f"relu{block}_{i}", "relu"))
-        C, i = item, i + 1
+    specs = conv_specs(config.channels)
+    C = [spec for spec in specs if spec.kind == "conv"][-1].shape[0]
     specs.append(LayerSpec("flatten", "flatten"))
     n_in = C * config.feature_size ** 2
     sizes = [*config.hidden, len(config.classes)]
@@ -147,21 +137,8 @@ def build_tinyvgg(config: TinyVGGConfig = TinyVGGConfig(),
     if weights is None:
         weights = he_weights(specs, seed)
     check_weights(specs, weights)
-    return Sequential([_build_layer(spec, weights) for spec in specs])
-
-
-def _build_layer(spec: LayerSpec, weights: dict[str, np.ndarray]) -> Layer:
-    if spec.kind == "relu":
-        return ReLU(name=spec.name)
-    if spec.kind == "pool":
-        return MaxPool2D(2, 2, name=spec.name)
-    if spec.kind == "flatten":
-        return Flatten(name=spec.name)
-    W = np.array(weights[f"{spec.name}.weight"], dtype=DTYPE)
-    b = np.array(weights[f"{spec.name}.bias"], dtype=DTYPE)
-    if spec.kind == "conv":
-        return Conv2D(W, b, stride=1, padding=1, name=spec.name)
-    return Dense(W, b, name=spec.name)
+    copies = {key: np.array(value, dtype=DTYPE) for key, value in weights.items()}
+    return build_from_specs(specs, copies)
 
 
 def check_weights(specs: list[LayerSpec],

@@ -66,6 +66,26 @@ def get_config(config: str | VGGConfig) -> VGGConfig:
     return CONFIGS[config]
 
 
+def conv_specs(channels: tuple[int | str, ...],
+               in_channels: int = 3) -> list[LayerSpec]:
+    """List the 3x3 convolutions, their ReLUs and the poolings of `channels`.
+
+    Convolutions are `conv{block}_{i}` with `relu{block}_{i}` after them,
+    and each POOL ends a block as `pool{block}`.
+    """
+    specs: list[LayerSpec] = []
+    block, i, C = 1, 1, in_channels
+    for item in channels:
+        if item == POOL:
+            specs.append(LayerSpec(f"pool{block}", "pool"))
+            block, i = block + 1, 1
+            continue
+        specs.append(LayerSpec(f"conv{block}_{i}", "conv", (item, C, 3, 3)))
+        specs.append(LayerSpec(f"relu{block}_{i}", "relu"))
+        C, i = item, i + 1
+    return specs
+
+
 def layer_specs(config: str | VGGConfig = "vgg16") -> list[LayerSpec]:
     """List the layers of a VGG configuration with their paper names.
 
@@ -75,16 +95,8 @@ def layer_specs(config: str | VGGConfig = "vgg16") -> list[LayerSpec]:
     their input through unchanged.
     """
     config = get_config(config)
-    specs: list[LayerSpec] = []
-    block, i, C = 1, 1, 3
-    for item in config.channels:
-        if item == POOL:
-            specs.append(LayerSpec(f"pool{block}", "pool"))
-            block, i = block + 1, 1
-            continue
-        specs.append(LayerSpec(f"conv{block}_{i}", "conv", (item, C, 3, 3)))
-        specs.append(LayerSpec(f"relu{block}_{i}", "relu"))
-        C, i = item, i + 1
+    specs = conv_specs(config.channels)
+    C = [spec for spec in specs if spec.kind == "conv"][-1].shape[0]
     # torchvision pools to 7x7 adaptively here, a no-op for 224x224 input.
     specs.append(LayerSpec("flatten", "flatten"))
     n_in = C * config.feature_size ** 2
@@ -125,6 +137,15 @@ def build_vgg(config: str | VGGConfig = "vgg16",
     specs = layer_specs(config)
     if weights is None:
         weights = he_weights(specs, seed)
+    return build_from_specs(specs, weights)
+
+
+def build_from_specs(specs: list[LayerSpec],
+                     weights: dict[str, np.ndarray]) -> Sequential:
+    """Build the layers of `specs`, using the arrays of `weights` as they are.
+
+    Convolutions are 3x3 with padding 1 and poolings 2x2, as in VGG.
+    """
     layers: list[Layer] = []
     for spec in specs:
         W = weights.get(f"{spec.name}.weight")
