@@ -13,7 +13,8 @@ scaled to [0, 1] for drawing over the photo.
   when a grey square hides each part of the image.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,17 +37,22 @@ class SaliencyMap:
     score: float  # the class logit on the unoccluded image
 
 
-def _frozen(network: Sequential):
-    """Set every layer to skip parameter gradients; return a restorer."""
+@contextmanager
+def _frozen(network: Sequential) -> Iterator[None]:
+    """Skip parameter gradients inside the block, then drop every cache.
+
+    The network may be shared, so its layers' settings are restored and
+    nothing computed here is left behind.
+    """
     saved = [layer.param_grads for layer in network.layers]
     for layer in network.layers:
         layer.param_grads = False
-
-    def restore() -> None:
+    try:
+        yield
+    finally:
         for layer, value in zip(network.layers, saved):
             layer.param_grads = value
-
-    return restore
+            layer.clear_cache()
 
 
 def _one_hot(logits: np.ndarray, class_index: int) -> np.ndarray:
@@ -75,16 +81,11 @@ def input_gradient(network: Sequential, X: np.ndarray,
     Parameters are frozen during the pass, so no dW or db is computed.
     Without `class_index`, the top class is explained.
     """
-    restore = _frozen(network)
-    try:
+    with _frozen(network):
         logits = network.forward(X)
         if class_index is None:
             class_index = int(np.argmax(logits[0]))
         dX = network.backward(_one_hot(logits, class_index))
-    finally:
-        restore()
-        for layer in network.layers:
-            layer.clear_cache()
     return logits, dX, class_index
 
 
@@ -109,17 +110,12 @@ def grad_cam(network: Sequential, X: np.ndarray, layer: str = "relu5_3",
         raise ValueError(f"no layer named {layer!r}; expected one of {names}")
     split = names.index(layer) + 1
     head = Sequential(network.layers[split:])
-    restore = _frozen(network)
-    try:
+    with _frozen(network):
         A = Sequential(network.layers[:split]).predict(X)  # (1, K, h, w)
         logits = head.forward(A)
         if class_index is None:
             class_index = int(np.argmax(logits[0]))
         dA = head.backward(_one_hot(logits, class_index))
-    finally:
-        restore()
-        for each in network.layers:
-            each.clear_cache()
     alpha = dA[0].mean(axis=(1, 2))  # (K,): importance of each map
     cam = np.maximum(np.tensordot(alpha, A[0], axes=1), 0)  # (h, w)
     return SaliencyMap(_resize(_scale(cam), X.shape[2:]), class_index,
