@@ -189,7 +189,7 @@ class MaxPool2D(Layer):
                 conv_output_size(W, k, s, 0))
 
     def forward(self, X, steps=None):
-        k, s = self.kernel, self.stride
+        k = self.kernel
         if X.ndim != 4:
             raise ValueError(
                 f"{self.name}: expected input (N, C, H, W), got {X.shape}")

@@ -16,11 +16,10 @@ import numpy as np
 
 from engine.datasets import DATASETS, FEATURES, Split, read_csv, split
 from engine.layers import Dense
-from engine.network import SMALL_STD, Sequential, build_mlp
+from engine.network import Sequential
 from engine.plane import EXTENT, layer_statistics
 from engine.training import (
     CSV_DATASET,
-    DTYPE,
     MAX_SNAPSHOTS,
     TrainConfig,
     Trainer,

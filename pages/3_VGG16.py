@@ -17,6 +17,7 @@ from vgg_feature_maps import (
     show_layer,
 )
 from vgg_models import config_label
+from vgg_saliency import show_saliency
 from vgg_sections import show_architecture, show_photo, show_predictions, show_timing
 from vgg_weights import network_sidebar, weights_banner
 
@@ -133,3 +134,6 @@ else:
 
     st.header(f"6. One channel of {layer_name} up close")
     show_channel(network, stages, activations.maps, layer_name, maps)
+
+st.header("7. Which pixels matter")
+show_saliency(model, stages, activations)
