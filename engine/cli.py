@@ -46,7 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (CommandError, ValueError, OSError) as error:
+    except OSError as error:
+        # "[Errno 2] No such file or directory: 'x'" becomes "x: No such ..."
+        where = error.filename if error.filename is not None else ""
+        reason = error.strerror or str(error)
+        print(f"error: {where}: {reason}" if where else f"error: {reason}",
+              file=sys.stderr)
+        return USAGE_ERROR
+    except (CommandError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -15,6 +15,9 @@ SPIRAL_TURNS = 0.75
 SPIRAL_START = 0.2  # radius where the arms begin
 XOR_MARGIN = 0.25
 MAX_CSV_ROWS = 10_000
+# Larger features overflow float32 once squared (x1^2) or multiplied
+# through a network's layers.
+MAX_CSV_FEATURE = 1e6
 MAX_CSV_BYTES = 2_000_000
 
 
@@ -183,6 +186,11 @@ def _parse_row(number: int, row: list[str]) -> tuple[list[float], int]:
             ) from None
         if not np.isfinite(value):
             raise CSVDataError(f"line {number}: {column} is {cell.strip()}")
+        if abs(value) > MAX_CSV_FEATURE:
+            raise CSVDataError(
+                f"line {number}: {column} is {cell.strip()}; features must "
+                f"be within ±{MAX_CSV_FEATURE:g}, so scale the data first "
+                f"(the charts draw the plane around [-1, 1])")
         values.append(value)
     label = row[2].strip()
     if label not in ("0", "1", "0.0", "1.0"):

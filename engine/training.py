@@ -26,6 +26,7 @@ from engine.optim import OPTIMIZERS, Optimizer, make_optimizer
 
 MAX_HIDDEN_LAYERS = 6
 MAX_NEURONS = 16
+MAX_EPOCHS = 100_000  # a cap, so that a mistyped budget cannot run for hours
 # Snapshots are thinned to every other one past this count, so a run keeps
 # at most this many: under 1,000 x 2,000 floats, about 16 MB.
 MAX_SNAPSHOTS = 1000
@@ -78,8 +79,11 @@ class TrainConfig:
         if not self.features or any(f not in FEATURES for f in self.features):
             raise ValueError(f"features must be a non-empty choice from "
                              f"{list(FEATURES)}, got {self.features}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if not 0 <= self.epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be between 0 and {MAX_EPOCHS:,}, "
+                             f"got {self.epochs}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("initialisation", self.init, INITIALISATIONS)
         _check_choice("regularisation", self.regularisation, REGULARISATIONS)

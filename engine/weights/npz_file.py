@@ -67,17 +67,29 @@ def save_npz(path: str | Path, weights: Mapping[str, np.ndarray],
     return path
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # an npz file is a zip archive
+
+
 def read_npz(path: str | Path) -> NpzContents:
     """Read an npz weight file written by `save_npz`.
 
     Raises WeightsError when the file is corrupt, lacks the format marker
     or contains arrays that are not float16 or float32.
     """
+    with open(path, "rb") as file:
+        head = file.read(len(ZIP_MAGIC))
+    if head != ZIP_MAGIC:
+        # np.load would try other formats and, for anything else, suggest
+        # allow_pickle, which must never be turned on for files from users.
+        raise WeightsError(
+            f"not an npz file: it starts with bytes {head.hex(' ') or 'none'}"
+            f", where an npz file starts with {ZIP_MAGIC.hex(' ')}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             entries = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, ValueError, EOFError) as error:
-        raise WeightsError(f"corrupt npz file: {error}") from None
+        raise WeightsError(
+            f"corrupt npz file ({type(error).__name__})") from None
     marker = _read_string(entries, FORMAT_KEY)
     if marker != FORMAT_MARKER:
         raise WeightsError(

@@ -50,3 +50,15 @@ def test_module_entry_point_usage_error():
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "invalid int value" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--seed", "-1"], "seed must be >= 0"),
+    (["train", "--epochs", "999999999"], "epochs must be between 0 and"),
+    (["predict", "/nonexistent.jpg"], "/nonexistent.jpg: No such file"),
+])
+def test_more_bad_arguments(capsys, args, message):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Errno" not in err

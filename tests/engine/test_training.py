@@ -135,3 +135,8 @@ def test_import_rejects_bad_files(change, message):
 def test_import_rejects_non_json():
     with pytest.raises(NetworkFileError, match="not valid JSON"):
         import_network(b"\x89PNG")
+
+
+def test_csv_rejects_huge_features():
+    with pytest.raises(CSVDataError, match="line 2: x1 is 1e300"):
+        read_csv(b"1,2,0\n1e300,2,1\n")
