@@ -91,8 +91,8 @@ class Conv2D(Layer):
                 f"got stride {stride} and padding {padding}")
         self.params = {"W": W, "b": b}
         self.stride, self.padding = stride, padding
-        # A first layer's input is data, whose gradient nobody uses when
-        # training; saliency maps need it, so it is on by default.
+        # Training never uses the gradient of a first layer's input data, but
+        # saliency maps need it, so it is on by default.
         self.input_grad = True
 
     def output_shape(self, input_shape):

@@ -67,8 +67,8 @@ class Dense(Layer):
                 f"{name}: W must be (n_out, n_in) and b (n_out,), "
                 f"got W {W.shape} and b {b.shape}")
         self.params = {"W": W, "b": b}
-        # A first layer's input is data, whose gradient nobody uses; the
-        # trainer turns this off to skip one matrix product per step.
+        # A first layer's input is data, and training never uses its gradient,
+        # so the trainer turns this off to skip one matrix product per step.
         self.input_grad = True
 
     def output_shape(self, input_shape):
