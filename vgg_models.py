@@ -58,12 +58,6 @@ def config_label(config: str) -> str:
     return config.upper()
 
 
-def _freeze(network: Sequential) -> None:
-    """Mark every parameter read-only, because sessions share the network."""
-    for layer, key in network.parameters():
-        layer.params[key].flags.writeable = False
-
-
 @st.cache_resource(
     max_entries=RANDOM_MODELS,
     show_spinner="Building the network with random He weights…",
@@ -72,7 +66,7 @@ def _freeze(network: Sequential) -> None:
 def random_model(config: str) -> VggModel:
     """Build a VGG configuration with He-initialised random weights (seed 0)."""
     network = build_vgg(config, seed=0)
-    _freeze(network)
+    network.make_read_only()  # sessions share it
     return VggModel(network, config, f"random:{config}", False,
                     RECIPES[RANDOM_RECIPE], "")
 

@@ -86,11 +86,18 @@ def toy_step_torch(repeats: int) -> float:
     return _median_time(lambda: [step() for _ in range(100)], repeats) / 100
 
 
-def vgg_forward_numpy(repeats: int) -> float:
-    """Time VGG16's forward pass on one 224x224 input, ours."""
+def _read_only_vgg16():
+    """Build VGG16 with read-only weights, as the app's shared models are."""
     from engine.vgg import build_vgg
 
     network = build_vgg("vgg16")
+    network.make_read_only()
+    return network
+
+
+def vgg_forward_numpy(repeats: int) -> float:
+    """Time VGG16's forward pass on one 224x224 input, ours."""
+    network = _read_only_vgg16()
     X = np.random.default_rng(0).standard_normal(VGG_INPUT, dtype=np.float32)
     return _median_time(lambda: network.forward(X), repeats)
 
@@ -136,9 +143,8 @@ def vgg_forward_torch(repeats: int) -> float:
 def vgg_input_gradient_numpy(repeats: int) -> float:
     """Time VGG16's forward pass plus d(top score)/dX, parameters frozen."""
     from engine.saliency import input_gradient
-    from engine.vgg import build_vgg
 
-    network = build_vgg("vgg16")
+    network = _read_only_vgg16()
     X = np.random.default_rng(0).standard_normal(VGG_INPUT, dtype=np.float32)
     return _median_time(lambda: input_gradient(network, X), repeats)
 

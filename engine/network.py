@@ -45,6 +45,15 @@ class Sequential:
             for key in layer.params:
                 yield layer, key
 
+    def make_read_only(self) -> None:
+        """Mark every parameter array read-only.
+
+        Networks shared between sessions need it, and convolutions then
+        reorder their weights once and keep the copy.
+        """
+        for layer, key in self.parameters():
+            layer.params[key].flags.writeable = False
+
     def __getitem__(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:

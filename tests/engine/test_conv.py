@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import engine.conv
 from engine.conv import Conv2D, MaxPool2D, col2im, conv_output_size, im2col
 from tests.engine.loops import conv_forward_loops, maxpool_loops
 
@@ -23,6 +24,41 @@ def test_conv_forward_matches_loops(shape, kernel, stride, padding):
     expected = conv_forward_loops(X, W, b, stride, padding)
     np.testing.assert_allclose(layer.forward(X), expected, rtol=1e-12)
     assert layer.output_shape(shape) == expected.shape
+
+
+def _pass(layer, X, dZ):
+    """Return the forward output, dX, dW and db of `layer` on `X`."""
+    Z = layer.forward(X)
+    dX = layer.backward(dZ)
+    return Z, dX, layer.grads["W"], layer.grads["b"]
+
+
+# 1 byte gives one output row per block; 10**4 bytes gives blocks of whole
+# images for the small shapes and of several rows for the larger one.
+@pytest.mark.parametrize("block_bytes", [1, 10**4])
+@pytest.mark.parametrize("shape, kernel, stride, padding", [
+    ((3, 2, 6, 5), 3, 1, 1),
+    ((2, 3, 9, 8), 3, 2, 2),
+    ((1, 4, 20, 20), 3, 1, 1),
+    ((2, 6, 9, 9), 3, 1, 1),  # F <= C: dX by the flipped kernels
+])
+def test_blocks_match_one_block(
+        monkeypatch, block_bytes, shape, kernel, stride, padding):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal(shape)
+    W = rng.standard_normal((5, shape[1], kernel, kernel))
+    b = rng.standard_normal(5)
+    layer = Conv2D(W, b, stride, padding)
+    dZ = rng.standard_normal(layer.output_shape(shape))
+    whole = _pass(layer, X, dZ)
+    monkeypatch.setattr(engine.conv, "BLOCK_BYTES", block_bytes)
+    row_bytes = dZ.shape[3] * kernel**2 * shape[1] * X.itemsize
+    assert len(engine.conv._blocks(shape[0], dZ.shape[2], row_bytes)) > 1
+    blocked = _pass(layer, X, dZ)
+    for ours, expected in zip(blocked, whole):
+        np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        blocked[0], conv_forward_loops(X, W, b, stride, padding), rtol=1e-12)
 
 
 def test_col2im_of_im2col_counts_overlaps():
