@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+import allocator
+
 st.set_page_config(page_title="Neural networks, inside", layout="wide")
+allocator.start_trimming()
 
 st.title("Neural networks, inside")
 st.markdown(

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+import allocator
 import ui
 
 from engine.network import build_mlp, collapse_linear
@@ -19,6 +20,7 @@ GRID_POINTS = 81  # per side of the output picture
 
 
 st.set_page_config(page_title="Forward propagation", layout="wide")
+allocator.start_trimming()
 st.title("Forward propagation")
 st.markdown(
     "A network turns an input into a prediction one layer at a time. Each layer "

@@ -4,6 +4,7 @@ as a computational graph and a network diagram, and on a batch of examples."""
 import numpy as np
 import streamlit as st
 
+import allocator
 import ui
 
 from backprop_sections import (
@@ -59,6 +60,7 @@ def reset() -> None:
 
 
 st.set_page_config(page_title="Backpropagation", layout="wide")
+allocator.start_trimming()
 st.title("Backpropagation")
 st.markdown(
     "Training needs the gradient of the cost $J$ with respect to every weight and "

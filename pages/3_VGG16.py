@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import allocator
 import ui
 import vgg_models
 from engine.conv import Conv2D
@@ -41,6 +42,7 @@ def load_photo(photo: tuple[str, bytes] | None,
 
 
 st.set_page_config(page_title="VGG16", layout="wide")
+allocator.start_trimming()
 
 with st.sidebar:
     st.header("Network")

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+import allocator
 from engine.datasets import MAX_CSV_BYTES, MAX_CSV_ROWS, CSVDataError, read_csv
 from engine.export import MAX_FILE_BYTES, export_network, import_network
 from engine.layers import ACTIVATIONS
@@ -656,6 +657,7 @@ def vanishing_section() -> None:
 
 
 st.set_page_config(page_title="Training playground", layout="wide")
+allocator.start_trimming()
 st.title("Training playground")
 st.markdown(
     "Train a small network on points in the plane and watch why it learns or "

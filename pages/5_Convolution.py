@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import allocator
 import ui
 from engine.conv import Conv2D, MaxPool2D, conv_output_size
 from engine.conv_steps import (
@@ -943,6 +944,7 @@ def show_backward() -> None:
 
 
 st.set_page_config(page_title="Convolution", layout="wide")
+allocator.start_trimming()
 st.title("Convolution")
 st.markdown(
     "A convolutional layer slides a small grid of weights, the kernel, over "

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+import allocator
 from engine.features import receptive_field
 from engine.images import ImageError, load_image
 from engine.network import Sequential
@@ -390,6 +391,7 @@ def finish_epoch(trainer: TinyVGGTrainer) -> None:
 
 
 st.set_page_config(page_title="Tiny VGG", layout="wide")
+allocator.start_trimming()
 st.title("Tiny VGG")
 st.markdown(
     "A VGG-style network small enough to train on this computer: four 3×3 "
