@@ -390,10 +390,20 @@ class MaxPool2D(Layer):
                 yield X[:, :, i:i + s * H_out:s, j:j + s * W_out:s]
 
     def backward(self, dA, steps=None):
+        _, _, H, W = self.X.shape
         _, _, H_out, W_out = dA.shape
-        # zeros_like keeps the memory layout of X, channels-last in VGG, so
-        # the elementwise steps here and in the layers below stay fast.
-        dX = np.zeros_like(self.X, dtype=dA.dtype)
+        k = self.kernel
+        # dX and dA take the memory layout of X and A, channels-last in VGG,
+        # so that the elementwise steps here and below stay fast.
+        if dA.strides != self.A.strides:
+            dA_in_layout = np.empty_like(self.A, dtype=dA.dtype)
+            dA_in_layout[...] = dA
+            dA = dA_in_layout
+        if self.stride == k and H % k == 0 and W % k == 0:
+            # The windows tile X exactly, so the loop writes every input.
+            dX = np.empty_like(self.X, dtype=dA.dtype)
+        else:
+            dX = np.zeros_like(self.X, dtype=dA.dtype)
         dX_views = self._window_views(dX, H_out, W_out)
         # Each window passes its gradient to its first maximum in row-major
         # order; `taken` marks the windows already served.

@@ -99,7 +99,7 @@ def _add_derivative(
     fig.add_trace(
         go.Scatter(
             x=z,
-            y=activation.g_prime(z, g),
+            y=activation.g_prime(g),
             mode="lines",
             line={"color": DERIVATIVE_COLOUR, "width": 2, "dash": "dash"},
             name="g′(z)",

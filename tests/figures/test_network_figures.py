@@ -213,7 +213,7 @@ def test_activation_curve_follows_g(key):
 def test_activation_derivative_adds_two_traces():
     Z = np.array([-1.0, 3.0])
     A = Sigmoid.g(Z)
-    fig = activation_figure(Sigmoid, Z, A, 2, g_prime=Sigmoid.g_prime(Z, A))
+    fig = activation_figure(Sigmoid, Z, A, 2, g_prime=Sigmoid.g_prime(A))
     assert len(fig.data) == 4
     np.testing.assert_array_equal(fig.data[3].y, A * (1 - A))
 
