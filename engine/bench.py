@@ -289,6 +289,28 @@ def _measure(name: str, side: int, repeats: int, threads: int,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _summary(name: str, pairs: list[tuple[dict, dict | None]],
+             threads: int) -> dict:
+    """Combine the rounds of one case: medians of times and peaks."""
+    ours = [pair[0] for pair in pairs]
+    seconds = statistics.median(run["seconds"] for run in ours)
+    entry = {"threads": threads, "rounds": len(pairs),
+             "numpy_seconds": seconds,
+             "numpy_peak_bytes": max(run["peak_bytes"] for run in ours),
+             "blas_kernel": ours[0]["blas_kernel"]}
+    if name == "vgg16_forward":
+        entry["numpy_gflops"] = 2 * vgg16_macs() / seconds / 1e9
+    if pairs[0][1] is None:
+        return entry
+    theirs = [pair[1] for pair in pairs]
+    ratios = [a["seconds"] / b["seconds"] for a, b in zip(ours, theirs)]
+    entry.update(
+        torch_seconds=statistics.median(run["seconds"] for run in theirs),
+        torch_peak_bytes=max(run["peak_bytes"] for run in theirs),
+        time_ratio=statistics.median(ratios), time_ratios=ratios)
+    return entry
+
+
 def vgg16_macs() -> int:
     """Count the multiply-adds of one 224x224 VGG16 forward pass."""
     from engine.vgg import config_table
@@ -305,8 +327,14 @@ def torch_available() -> bool:
 
 
 def run_benchmarks(names: list[str], repeats: int,
-                   threads: int | None = None) -> dict[str, dict]:
-    """Measure each case for the engine and, when importable, PyTorch."""
+                   threads: int | None = None,
+                   rounds: int = 1) -> dict[str, dict]:
+    """Measure each case for the engine and, when importable, PyTorch.
+
+    With several `rounds`, the two sides take turns and each round gives
+    one ratio. The median of those ratios is reported, so a load that comes
+    and goes on the machine moves it less than it moves one pair of runs.
+    """
     threads = threads or os.cpu_count() or 1
     with_torch = torch_available()
     path = _predict_file() if FILE_CASES & set(names) else None
@@ -314,18 +342,13 @@ def run_benchmarks(names: list[str], repeats: int,
     for name in names:
         case_path = path if name in FILE_CASES else None
         case_repeats = min(repeats, 3) if case_path else repeats
-        ours = _measure(name, 0, case_repeats, threads, case_path)
-        entry = {"threads": threads, "numpy_seconds": ours["seconds"],
-                 "numpy_peak_bytes": ours["peak_bytes"],
-                 "blas_kernel": ours["blas_kernel"]}
-        if name == "vgg16_forward":
-            entry["numpy_gflops"] = 2 * vgg16_macs() / ours["seconds"] / 1e9
-        if with_torch:
-            theirs = _measure(name, 1, case_repeats, threads, case_path)
-            entry.update(torch_seconds=theirs["seconds"],
-                         torch_peak_bytes=theirs["peak_bytes"],
-                         time_ratio=ours["seconds"] / theirs["seconds"])
-        results[name] = entry
+        pairs = []
+        for _ in range(rounds):
+            ours = _measure(name, 0, case_repeats, threads, case_path)
+            theirs = (_measure(name, 1, case_repeats, threads, case_path)
+                      if with_torch else None)
+            pairs.append((ours, theirs))
+        results[name] = _summary(name, pairs, threads)
     if path is not None:
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     return results

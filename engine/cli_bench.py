@@ -19,6 +19,10 @@ def register(subparsers) -> None:
                             "(default %(default)s)")
     bench.add_argument("--threads", type=int, default=None,
                        help="threads for both libraries (default: all cores)")
+    bench.add_argument("--rounds", type=int, default=1,
+                       help="measure both sides this many times, taking "
+                            "turns, and report the median ratio; use 3 or "
+                            "more on a busy machine (default %(default)s)")
     bench.add_argument("--json", action="store_true",
                        help="print one JSON object instead of text")
     bench.set_defaults(handler=run_bench)
@@ -27,8 +31,10 @@ def register(subparsers) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
     results = run_benchmarks(args.only or list(CASES), args.repeats,
-                             args.threads)
+                             args.threads, args.rounds)
     if args.json:
         print(json.dumps(results))
         return 0
@@ -43,5 +49,8 @@ def run_bench(args: argparse.Namespace) -> int:
             line += (f" | torch {entry['torch_seconds'] * 1e3:9.3f} ms, "
                      f"peak {entry['torch_peak_bytes'] / 2**20:7.0f} MiB"
                      f" | time ratio {entry['time_ratio']:.2f}")
+            if entry["rounds"] > 1:
+                each = ", ".join(f"{r:.2f}" for r in entry["time_ratios"])
+                line += f" (rounds: {each})"
         print(line)
     return 0

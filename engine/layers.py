@@ -34,6 +34,15 @@ class Layer:
     def backward(self, dout: np.ndarray, steps: list[Step] | None = None):
         raise NotImplementedError
 
+    def backward_into(self, dout: np.ndarray) -> np.ndarray:
+        """Return `backward(dout)`, free to overwrite `dout` with the result.
+
+        Sequential calls it with the gradients that its own layers made and
+        nothing else holds. Layers whose result fits in `dout` override it
+        to save an array.
+        """
+        return self.backward(dout)
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Return the output shape for an input shape, batch axis included."""
         return input_shape
@@ -155,8 +164,8 @@ class Activation(Layer):
         """Return g'(Z) from `A = g(Z)`.
 
         A alone fixes g'(Z) for every activation here, so the layer keeps
-        A only and the layer before can free Z: half the activation memory
-        of a VGG16 backward pass.
+        A only and the layer before can free Z: about half the activation
+        memory of a VGG16 backward pass.
         """
         raise NotImplementedError
 
@@ -205,6 +214,9 @@ class ReLU(Activation):
         # The same dA * g'(Z), without first making g'(Z) as floats: one
         # array fewer on VGG16's largest layers.
         return np.multiply(dA, self.A > 0)
+
+    def backward_into(self, dA):
+        return np.multiply(dA, self.A > 0, out=dA)
 
 
 class Sigmoid(Activation):

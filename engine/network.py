@@ -35,8 +35,14 @@ class Sequential:
         return X
 
     def backward(self, dout: np.ndarray, steps: list[Step] | None = None):
+        caller_dout = dout
         for layer in reversed(self.layers):
-            dout = layer.backward(dout, steps)
+            # Gradients made here, and not recorded, may be overwritten.
+            owned = steps is None and not np.may_share_memory(dout, caller_dout)
+            if owned:
+                dout = layer.backward_into(dout)
+            else:
+                dout = layer.backward(dout, steps)
         return dout
 
     def parameters(self) -> Iterator[tuple[Layer, str]]:

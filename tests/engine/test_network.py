@@ -85,3 +85,17 @@ def test_recorded_steps_keep_values_before_update():
     np.testing.assert_allclose(
         first.inputs["A_prev"] @ first.inputs["W"].T + first.inputs["b"],
         first.outputs["Z"])
+
+
+@pytest.mark.parametrize("output", ["relu", "linear"])
+def test_backward_leaves_caller_gradient_alone(output):
+    net = build_mlp([2, 4, 3, 2], hidden="relu", output=output, seed=1)
+    batch = np.random.default_rng(0).standard_normal((5, 2))
+    dout = np.random.default_rng(1).standard_normal((5, 2))
+    before = dout.copy()
+    net.forward(batch)
+    fast = net.backward(dout)
+    np.testing.assert_array_equal(dout, before)
+    net.forward(batch)
+    recorded = net.backward(dout, steps=[])
+    np.testing.assert_allclose(fast, recorded, rtol=1e-15)
