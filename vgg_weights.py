@@ -99,8 +99,13 @@ def _upload_widgets() -> UploadedFile | None:
         st.session_state.pop(RECORD_KEY, None)
         st.session_state.pop(CHECKED_KEY, None)
         return None
-    return st.file_uploader("Weights file", type=WEIGHT_TYPES, key=UPLOAD_KEY,
-                            max_upload_size=MAX_WEIGHTS_MB)
+    upload = st.file_uploader("Weights file", type=WEIGHT_TYPES, key=UPLOAD_KEY,
+                              max_upload_size=MAX_WEIGHTS_MB)
+    # Streamlit 1.67.0 rounds an uploader's limit to whole gigabytes once it
+    # passes half a gigabyte, so its drop zone reads "1GB per file" for 600 MB.
+    st.caption(f"At most {MAX_WEIGHTS_MB} MB per file. The box above rounds "
+               f"this limit up to 1GB.")
+    return upload
 
 
 def _check_upload(upload: UploadedFile | None) -> None:

@@ -43,14 +43,14 @@ VIEWPORT = {"width": 1400, "height": 1000}
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT.parent / "screenshots-server.log"
-    with run_streamlit_server(ROOT, log) as base_url, sync_playwright() as p:
+    with run_streamlit_server(ROOT, log) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                     headless=True, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport=VIEWPORT)
         for name, path in PAGES.items():
             if path != "/" and not any(ROOT.glob(f"pages/*_{path[1:]}.py")):
                 continue
-            open_app_page(page, base_url, path)
+            open_app_page(page, server.base_url, path)
             if path != "/":
                 wait_for_plotly_chart(page, timeout=120_000)
             page.screenshot(path=str(OUT / f"{name}.png"))

@@ -66,8 +66,8 @@ def app_server(artifacts_dir: Path) -> Iterator[str]:
     log_path = artifacts_dir / "streamlit-server.log"
     error_message = None
     try:
-        with run_streamlit_server(REPO_ROOT, log_path) as base_url:
-            yield base_url
+        with run_streamlit_server(REPO_ROOT, log_path) as server:
+            yield server.base_url
     except StreamlitServerError as error:
         error_message = str(error)
 

@@ -12,6 +12,7 @@ Streamlit sets for its own end-to-end tests:
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -19,7 +20,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page
@@ -28,6 +30,15 @@ APP_SELECTOR = '[data-testid="stApp"]'
 EXCEPTION_SELECTOR = '[data-testid="stException"]'
 PLOTLY_CHART_SELECTOR = '[data-testid="stPlotlyChart"]'
 PLOTLY_SVG_SELECTOR = f"{PLOTLY_CHART_SELECTOR} .js-plotly-plot .main-svg"
+ERROR_ALERT_SELECTOR = '[data-testid="stAlertContentError"]'
+FILE_DROPZONE_SELECTOR = '[data-testid="stFileUploaderDropzone"]'
+FILE_CHIP_NAME_SELECTOR = '[data-testid="stFileChipName"]'
+# During a rerun Streamlit keeps each element of the previous run, with
+# `data-stale="true"` on its stElementContainer, until the new run replaces
+# or removes it. The same element can then be on the page twice.
+CURRENT_ELEMENT_SELECTOR = (
+    '[data-testid="stElementContainer"]:not([data-stale="true"])'
+)
 
 # Script states in which Streamlit has stopped running the script. In Streamlit 1.67.0
 # a page with a syntax error also ends in `notRunning` and shows an stException box.
@@ -74,6 +85,11 @@ _CONTENT_HEIGHT_JS = """
 # Chromium 156 captured a 20000 px tall page without problems.
 MAX_SCREENSHOT_HEIGHT_PX = 16_000
 SERVER_START_TIMEOUT_S = 60.0
+# Time limit for a rerun after a click or an upload, when a test waits for the
+# state that the rerun leads to. Such a wait is needed because Streamlit 1.67.0
+# marks the page as running only when the server replies to the change, so the
+# page can look idle before its rerun starts.
+RERUN_TIMEOUT_MS = 30_000
 SERVER_STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 40
 
@@ -109,20 +125,38 @@ def _is_server_healthy(base_url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class StreamlitServer:
+    """A running `streamlit run` server, with its base URL and process."""
+
+    base_url: str  # http://127.0.0.1:PORT
+    process: subprocess.Popen
+
+
 @contextlib.contextmanager
 def run_streamlit_server(
     app_dir: Path,
     log_path: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
     script: str = "app.py",
     start_timeout_s: float = SERVER_START_TIMEOUT_S,
-) -> Iterator[str]:
+) -> Iterator[StreamlitServer]:
     """Start `streamlit run SCRIPT` in `app_dir` on a free 127.0.0.1 port.
 
-    Yields the base URL (`http://127.0.0.1:PORT`) once `/_stcore/health` returns
-    "ok", and stops the server on exit. Raises StreamlitServerError with the tail of
-    the server log if the server exits early or is not healthy within
-    `start_timeout_s` seconds. The server reads `.streamlit/config.toml` from
-    `app_dir`, and the command-line flags below take precedence over it.
+    Yields the server once `/_stcore/health` returns "ok", and stops it on
+    exit. Raises StreamlitServerError with the tail of the server log if the
+    server exits early or is not healthy within `start_timeout_s` seconds.
+    The server reads `.streamlit/config.toml` from `app_dir`, and the
+    command-line options below take precedence over it.
+
+    `extra_args` are more command-line options, such as
+    `["--server.disconnectedSessionTTL", "2"]`. They come after the defaults,
+    so an option given again there overrides its default, because Click keeps
+    the last value. `env` adds to or overrides the test process's environment
+    variables for the server. The yielded process is the Python interpreter
+    that serves the app, so its PID gives the server's memory in /proc.
     """
     script_path = app_dir / script
     if not script_path.is_file():
@@ -148,7 +182,9 @@ def run_streamlit_server(
         # ask whether to rerun, and the page would never become idle.
         "--server.fileWatcherType",
         "none",
+        *extra_args,
     ]
+    server_env = None if env is None else {**os.environ, **env}
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
     with log_path.open("w", encoding="utf-8") as log_file:
@@ -158,10 +194,11 @@ def run_streamlit_server(
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env=server_env,
         )
         try:
             _wait_until_healthy(process, base_url, log_path, start_timeout_s)
-            yield base_url
+            yield StreamlitServer(base_url, process)
         finally:
             _stop_process(process)
 
@@ -281,3 +318,57 @@ def screenshot(page: Page, path: Path | str) -> Path:
     finally:
         page.set_viewport_size(viewport)
     return path
+
+
+def resident_memory_bytes(pid: int) -> int:
+    """Return the resident set size (VmRSS) of process `pid`, in bytes.
+
+    Reads /proc/PID/status, so it works on Linux only. Raises
+    FileNotFoundError when the process is gone, and ValueError when it has
+    exited but its parent has not yet reaped it, because its status then
+    has no VmRSS line.
+    """
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            kibibytes = int(line.split()[1])  # the line reads "VmRSS: 1234 kB"
+            return kibibytes * 1024
+    raise ValueError(f"/proc/{pid}/status has no VmRSS line")
+
+
+def file_input(page: Page, label: str) -> Locator:
+    """Return the `<input type="file">` of the file uploader labelled `label`.
+
+    Streamlit 1.67 sets the uploader's label as the `aria-label` of its drop
+    zone, which contains the input. Pass the locator's `set_input_files` a
+    path to upload a file.
+    """
+    dropzone = f'{FILE_DROPZONE_SELECTOR}[aria-label="{label}"]'
+    return page.locator(f'{dropzone} input[type="file"]')
+
+
+def metric_value(page: Page, label: str) -> Locator:
+    """Return the value of the `st.metric` labelled `label` in the current run.
+
+    The locator leaves out the copy that Streamlit keeps from the previous
+    run during a rerun, so `expect(...).to_have_text` on it waits through
+    the rerun instead of failing on two matches.
+    """
+    metric = page.locator(f'{CURRENT_ELEMENT_SELECTOR} > [data-testid="stMetric"]')
+    label_text = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return metric.filter(has=label_text).get_by_test_id("stMetricValue")
+
+
+def error_alert_texts(page: Page) -> list[str]:
+    """Return the text of every `st.error` box on the page."""
+    return page.locator(ERROR_ALERT_SELECTOR).all_inner_texts()
+
+
+def is_app_idle(page: Page) -> bool:
+    """Return whether the app is idle now, by the test of `wait_for_app_idle`.
+
+    It checks once and does not wait, so a caller can poll several pages in
+    turn. Right after a click or an upload it may still return True for a
+    moment before the rerun starts, so check again after a pause.
+    """
+    return page.evaluate(_APP_IDLE_JS, list(_IDLE_SCRIPT_STATES))

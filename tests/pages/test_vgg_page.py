@@ -16,6 +16,7 @@ import json
 import shutil
 import socket
 import threading
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -568,6 +569,17 @@ def test_weights_switch_off_returns_to_random(app, micro_npz):
     app.toggle(key=vgg_weights.OWN_FILE_KEY).set_value(False).run()
 
     assert "runs on random weights" in app.warning[0].value
+
+
+def test_weights_uploader_states_server_limit(app):
+    app.toggle(key=vgg_weights.OWN_FILE_KEY).set_value(True).run()
+
+    config_text = (REPO_ROOT / ".streamlit" / "config.toml").read_text()
+    server_limit_mb = tomllib.loads(config_text)["server"]["maxUploadSize"]
+    assert vgg_weights.MAX_WEIGHTS_MB == server_limit_mb
+    captions = [caption.value for caption in app.caption]
+    assert any(caption.startswith(f"At most {server_limit_mb} MB per file.")
+               for caption in captions), captions
 
 
 def test_weights_file_loaded_once(app, micro_npz, monkeypatch):
