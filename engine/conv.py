@@ -223,6 +223,8 @@ class Conv2D(Layer):
     of the input.
     """
 
+    keeps_output = False  # Z is a new array, and the cache holds X
+
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1,
                  padding: int = 0, name: str = "conv",
                  index: int | None = None):

@@ -34,6 +34,20 @@ class Layer:
     def backward(self, dout: np.ndarray, steps: list[Step] | None = None):
         raise NotImplementedError
 
+    # Whether the layer's output is still referenced after forward returns,
+    # by the layer's cache or as a view of its input. Only an output that
+    # nothing references may be overwritten by the next layer.
+    keeps_output = True
+
+    def forward_into(self, X: np.ndarray) -> np.ndarray:
+        """Return `forward(X)`, free to overwrite `X` with the result.
+
+        Sequential calls it with outputs that its own layers made and
+        nothing else holds. Layers whose result fits in `X` override it to
+        save an array.
+        """
+        return self.forward(X)
+
     def backward_into(self, dout: np.ndarray) -> np.ndarray:
         """Return `backward(dout)`, free to overwrite `dout` with the result.
 
@@ -67,6 +81,8 @@ class Dense(Layer):
     input `A_prev` is `(N, n_in)` and the output `Z` is `(N, n_out)`, so the
     batch computes `Z = A_prev W^T + b`.
     """
+
+    keeps_output = False  # Z is a new array, and the cache holds A_prev
 
     def __init__(self, W: np.ndarray, b: np.ndarray, name: str = "dense",
                  index: int | None = None):
@@ -214,6 +230,10 @@ class ReLU(Activation):
         # The same dA * g'(Z), without first making g'(Z) as floats: one
         # array fewer on VGG16's largest layers.
         return np.multiply(dA, self.A > 0)
+
+    def forward_into(self, Z):
+        self.A = np.maximum(Z, 0, out=Z)
+        return self.A
 
     def backward_into(self, dA):
         return np.multiply(dA, self.A > 0, out=dA)

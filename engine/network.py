@@ -19,8 +19,13 @@ class Sequential:
         self.layers = list(layers)
 
     def forward(self, X: np.ndarray, steps: list[Step] | None = None):
+        owned = False  # the caller's X is never overwritten
         for layer in self.layers:
-            X = layer.forward(X, steps)
+            if owned and steps is None:
+                X = layer.forward_into(X)
+            else:
+                X = layer.forward(X, steps)
+            owned = not layer.keeps_output
         return X
 
     def predict(self, X: np.ndarray) -> np.ndarray:

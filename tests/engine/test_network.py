@@ -99,3 +99,29 @@ def test_backward_leaves_caller_gradient_alone(output):
     net.forward(batch)
     recorded = net.backward(dout, steps=[])
     np.testing.assert_allclose(fast, recorded, rtol=1e-15)
+
+
+def _conv_network():
+    from engine.conv import Conv2D, Flatten, MaxPool2D
+    from engine.layers import Dense, ReLU
+    from engine.network import Sequential
+
+    rng = np.random.default_rng(3)
+    return Sequential([
+        Conv2D(rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4), 1, 1),
+        ReLU(), MaxPool2D(2), ReLU(), Flatten("flatten"),
+        Dense(rng.standard_normal((3, 36)), rng.standard_normal(3)), ReLU(),
+    ])
+
+
+def test_in_place_layers_match_recorded_pass():
+    net = _conv_network()
+    batch = np.random.default_rng(4).standard_normal((2, 2, 6, 6))
+    before = batch.copy()
+    dout = np.ones((2, 3))
+    fast = net.forward(batch), net.backward(dout)
+    np.testing.assert_array_equal(batch, before)
+    recorded = net.forward(batch, steps=[]), net.backward(dout, steps=[])
+    for ours, expected in zip(fast, recorded):
+        np.testing.assert_allclose(ours, expected, rtol=1e-15)
+    np.testing.assert_array_equal(dout, np.ones((2, 3)))
