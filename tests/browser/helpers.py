@@ -12,7 +12,6 @@ Streamlit sets for its own end-to-end tests:
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +138,6 @@ def run_streamlit_server(
     log_path: Path,
     *,
     extra_args: Sequence[str] = (),
-    env: Mapping[str, str] | None = None,
     script: str = "app.py",
     start_timeout_s: float = SERVER_START_TIMEOUT_S,
 ) -> Iterator[StreamlitServer]:
@@ -154,8 +152,7 @@ def run_streamlit_server(
     `extra_args` are more command-line options, such as
     `["--server.disconnectedSessionTTL", "2"]`. They come after the defaults,
     so an option given again there overrides its default, because Click keeps
-    the last value. `env` adds to or overrides the test process's environment
-    variables for the server. The yielded process is the Python interpreter
+    the last value. The yielded process is the Python interpreter
     that serves the app, so its PID gives the server's memory in /proc.
     """
     script_path = app_dir / script
@@ -184,7 +181,6 @@ def run_streamlit_server(
         "none",
         *extra_args,
     ]
-    server_env = None if env is None else {**os.environ, **env}
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
     with log_path.open("w", encoding="utf-8") as log_file:
@@ -194,7 +190,6 @@ def run_streamlit_server(
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=server_env,
         )
         try:
             _wait_until_healthy(process, base_url, log_path, start_timeout_s)
