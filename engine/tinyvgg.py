@@ -193,7 +193,7 @@ def predict_proba(network: Sequential, X: np.ndarray) -> np.ndarray:
     """Return class probabilities `(N, K)` for images `X` `(N, 3, H, W)`.
 
     Images go through in batches of `PREDICT_BATCH` to bound the memory of
-    the convolutions' patch buffers.
+    the activations.
     """
     parts = [softmax(network.predict(X[start:start + PREDICT_BATCH]))
              for start in range(0, len(X), PREDICT_BATCH)]
