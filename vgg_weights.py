@@ -114,10 +114,12 @@ def _check_upload(upload: UploadedFile | None) -> None:
     A usable file becomes the session's weights file and selects its
     configuration. After an unusable one, the page keeps the weights it
     had, and the error stays on screen while the file is in the uploader.
+    An empty uploader keeps the session's weights file too: Streamlit
+    empties it for one run when a new file replaces the old one, and only
+    the switch drops the file.
     """
     state = st.session_state
     if upload is None:
-        state.pop(RECORD_KEY, None)
         state.pop(CHECKED_KEY, None)
         return
     checked = state.get(CHECKED_KEY)

@@ -553,6 +553,18 @@ def test_bad_weights_file_keeps_previous_weights(app, micro_npz):
     assert "vgg_predictions_chart" in chart_keys(app)
 
 
+def test_replacing_upload_keeps_weights_through_empty_run(app, micro_npz):
+    upload_weights(app, "micro.npz", micro_npz.read_bytes())
+    # A browser that replaces the file sends one run with the uploader empty.
+    app.file_uploader(key=vgg_weights.UPLOAD_KEY).clear().run()
+
+    upload_weights(app, "broken.pth", b"not a weights file")
+
+    assert not app.exception
+    assert "broken.pth" in app.error[0].value
+    assert "your file micro.npz" in app.success[0].value
+
+
 def test_bad_weights_file_first_keeps_random(app):
     upload_weights(app, "broken.h5", b"\x89HDF\r\n\x1a\n but cut short")
 
