@@ -67,7 +67,7 @@ def show_normalisation(stages: PhotoStages, pretrained: bool) -> None:
     recipe = stages.recipe
     names = ", ".join(recipe.channels)
     reason = ("the one these weights were trained with" if pretrained else
-              "torchvision's, because random weights were trained with none")
+              "chosen because random weights were trained with none")
     st.markdown(
         f"Last, each pixel value x of colour channel c is normalised with the "
         f"**{recipe.name}** recipe, {reason}. The result is "

@@ -226,8 +226,9 @@ def decode_or_explain(column, photo: tuple[str, bytes] | None,
         return None
     height, width = rgb.shape[:2]
     if min(height, width) < cells:
-        column.error(f"**{name}** is {width}×{height} pixels, too small for a "
-                     f"{cells}×{cells} grid. Choose a smaller grid or another photo.")
+        column.error(f"**{name}** is {width}×{height} pixels, too small for "
+                     f"a grid of {cells}×{cells} cells. Choose a smaller grid "
+                     f"or another photo.")
         return None
     return rgb
 
