@@ -50,7 +50,7 @@ def run_bench(args: argparse.Namespace) -> int:
                      f"peak {entry['torch_peak_bytes'] / 2**20:7.0f} MiB"
                      f" | time ratio {entry['time_ratio']:.2f}")
             if entry["rounds"] > 1:
-                each = ", ".join(f"{r:.2f}" for r in entry["time_ratios"])
-                line += f" (rounds: {each})"
+                ratios = ", ".join(f"{r:.2f}" for r in entry["time_ratios"])
+                line += f" (rounds: {ratios})"
         print(line)
     return 0

@@ -179,7 +179,7 @@ def _patch_blocks(X_nhwc: np.ndarray, kh: int, kw: int, stride: int,
                   padding: int):
     """Yield `(n0, n1, h0, h1, cols)` for each block of output rows.
 
-    X_nhwc is `(N, H, W, C)`; `cols` is `(n1 - n0, h1 - h0, W_out, kh, kw, C)`
+    X_nhwc is `(N, H, W, C)`, and `cols` is `(n1 - n0, h1 - h0, W_out, kh, kw, C)`
     on the thread's scratch buffer, valid until the next block.
     """
     N, H, W, C = X_nhwc.shape
@@ -223,7 +223,7 @@ class Conv2D(Layer):
     of the input.
     """
 
-    keeps_output = False  # Z is a new array, and the cache holds X
+    keeps_output = False  # Z is a new array, and the cache keeps only X
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1,
                  padding: int = 0, name: str = "conv",
@@ -279,7 +279,7 @@ class Conv2D(Layer):
         if self.stride == 1 and kh == kw and p < kh and F <= C:
             # With stride 1, dX is dZ padded by kh - 1 - p and convolved
             # with the kernels turned 180 degrees, channels swapped. Its
-            # patches hold F channels where scattered ones hold C, so it
+            # patches contain F channels where scattered ones contain C, so it
             # is the faster way when F <= C.
             dX = _correlate(dZ_nhwc, self._weight_matrix(flipped=True),
                             kh, kw, 1, kh - 1 - p)
@@ -328,7 +328,7 @@ class Conv2D(Layer):
         return cached[1][flipped]
 
     def _parameter_gradients(self, dZ_nhwc: np.ndarray, steps) -> None:
-        """Store dW and db; dZ_nhwc is `(N, H_out, W_out, F)`."""
+        """Store dW and db. dZ_nhwc is `(N, H_out, W_out, F)`."""
         F, C, kh, kw = self.params["W"].shape
         dW_mat = np.zeros((F, kh * kw * C), np.result_type(dZ_nhwc, self.X))
         blocks = _patch_blocks(self.X.transpose(0, 2, 3, 1), kh, kw,
@@ -408,14 +408,14 @@ class MaxPool2D(Layer):
             dX = np.zeros_like(self.X, dtype=dA.dtype)
         dX_views = self._window_views(dX, H_out, W_out)
         # Each window passes its gradient to its first maximum in row-major
-        # order; `taken` marks the windows already served.
-        taken = np.zeros_like(self.A, dtype=bool)
-        winner = np.empty_like(taken)
+        # order, and `served` marks the windows already served.
+        served = np.zeros_like(self.A, dtype=bool)
+        winner = np.empty_like(served)
         for view, dX_view in zip(self._window_views(self.X, H_out, W_out),
                                  dX_views):
             np.equal(view, self.A, out=winner)
-            np.greater(winner, taken, out=winner)  # winner and not taken
-            taken |= winner
+            np.greater(winner, served, out=winner)  # winner and not served
+            served |= winner
             if self.stride >= self.kernel:
                 # Windows do not overlap: each input gets one value at most.
                 np.multiply(dA, winner, out=dX_view)

@@ -82,7 +82,7 @@ class Dense(Layer):
     batch computes `Z = A_prev W^T + b`.
     """
 
-    keeps_output = False  # Z is a new array, and the cache holds A_prev
+    keeps_output = False  # Z is a new array, and the cache keeps only A_prev
 
     def __init__(self, W: np.ndarray, b: np.ndarray, name: str = "dense",
                  index: int | None = None):
