@@ -22,9 +22,9 @@ def _random(*shape, seed=1):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def _conv(kernel, stride, padding, F=2):
+def _conv(kernel, stride, padding, F=2, use_winograd=None):
     return Conv2D(_random(F, 3, kernel, kernel, seed=4), _random(F, seed=5),
-                  stride, padding)
+                  stride, padding, use_winograd=use_winograd)
 
 
 def _layer_cases() -> dict[str, Callable[[], tuple]]:
@@ -42,6 +42,10 @@ def _layer_cases() -> dict[str, Callable[[], tuple]]:
         "conv 3x3 s1 p3": lambda: (_conv(3, 1, 3), _random(1, 3, 4, 4)),
         "conv 3x3 s1 p1, 3 to 4 channels": lambda: (
             _conv(3, 1, 1, F=4), _random(1, 3, 5, 5)),
+        "conv 3x3 s1 p1, Winograd": lambda: (
+            _conv(3, 1, 1, F=4, use_winograd=True), _random(2, 3, 4, 6)),
+        "conv 3x3 s1 p0, Winograd": lambda: (
+            _conv(3, 1, 0, use_winograd=True), _random(1, 3, 6, 4)),
         "conv 3x3 s2 p0": lambda: (_conv(3, 2, 0), _random(2, 3, 6, 6)),
         "conv 2x2 s2 p1": lambda: (_conv(2, 2, 1), _random(1, 3, 5, 7)),
         "conv 4x4 s3 p2": lambda: (_conv(4, 3, 2), _random(1, 3, 7, 6)),

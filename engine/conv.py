@@ -8,11 +8,10 @@ channels-last memory, so the next convolution gets its channels-last input
 without a copy.
 """
 
-import math
-import threading
-
 import numpy as np
 
+from engine import winograd
+from engine.blocks import blocks, scratch_array
 from engine.layers import Layer
 from engine.steps import record
 
@@ -34,26 +33,15 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
 # Patches are gathered a block of output positions at a time into one
 # buffer per thread, reused from call to call. Blocks of about 8 MB were the
 # fastest on 2 AVX-512 cores, likely because a block stays in cache between
-# the copy and the matrix product and a reused buffer costs no page faults.
-# Gathering all of conv1_2's patches at once (116 MB) took longer than its
-# matrix product.
+# the copy and the matrix product. Gathering all of conv1_2's patches at
+# once (116 MB) took longer than its matrix product.
 BLOCK_BYTES = 8 * 2**20
 
-_scratch = threading.local()
 
-
-def _scratch_array(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """Return an uninitialised array of `shape` on this thread's buffer.
-
-    The buffer grows to the largest request and is kept for the thread's
-    life, so the array is only valid until the next call on this thread.
-    """
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    buffer = getattr(_scratch, "buffer", None)
-    if buffer is None or buffer.nbytes < nbytes:
-        buffer = _scratch.buffer = np.empty(nbytes, np.uint8)
-    return buffer[:nbytes].view(dtype).reshape(shape)
+def _row_blocks(N: int, H_out: int, row_bytes: int):
+    """Return the blocks `(n0, n1, h0, h1)` of about BLOCK_BYTES of patches,
+    `row_bytes` being the patches of one output row."""
+    return blocks(N, H_out, BLOCK_BYTES // row_bytes)
 
 
 def _valid(first: int, count: int, stride: int, offset: int,
@@ -160,21 +148,6 @@ def col2im(dcols: np.ndarray, input_shape: tuple[int, int, int, int],
     return dX.transpose(0, 3, 1, 2)
 
 
-def _blocks(N: int, H_out: int, row_bytes: int) -> list[tuple[int, int, int, int]]:
-    """Split the output into blocks `(n0, n1, h0, h1)` of about BLOCK_BYTES
-    of patches, `row_bytes` being the patches of one output row.
-
-    A block is either some rows of one image or whole images, so its part
-    of a `(N, H, W, F)` array is contiguous.
-    """
-    rows = max(1, BLOCK_BYTES // row_bytes)
-    if rows < H_out:
-        return [(n, n + 1, h, min(h + rows, H_out))
-                for n in range(N) for h in range(0, H_out, rows)]
-    images = max(1, rows // H_out)
-    return [(n, min(n + images, N), 0, H_out) for n in range(0, N, images)]
-
-
 def _patch_blocks(X_nhwc: np.ndarray, kh: int, kw: int, stride: int,
                   padding: int):
     """Yield `(n0, n1, h0, h1, cols)` for each block of output rows.
@@ -186,9 +159,9 @@ def _patch_blocks(X_nhwc: np.ndarray, kh: int, kw: int, stride: int,
     H_out = conv_output_size(H, kh, stride, padding)
     W_out = conv_output_size(W, kw, stride, padding)
     row_bytes = W_out * kh * kw * C * X_nhwc.itemsize
-    for n0, n1, h0, h1 in _blocks(N, H_out, row_bytes):
+    for n0, n1, h0, h1 in _row_blocks(N, H_out, row_bytes):
         shape = (n1 - n0, h1 - h0, W_out, kh, kw, C)
-        cols = _scratch_array(shape, X_nhwc.dtype)
+        cols = scratch_array(shape, X_nhwc.dtype)
         _fill_patches(X_nhwc[n0:n1], cols, h0, stride, padding)
         yield n0, n1, h0, h1, cols
 
@@ -212,6 +185,22 @@ def _correlate(X_nhwc: np.ndarray, W_mat: np.ndarray, kh: int, kw: int,
     return Z
 
 
+def _matrix(W: np.ndarray) -> np.ndarray:
+    """Return W `(F, C, kh, kw)` as `(F, kh*kw*C)`, in the order of the
+    patch buffer."""
+    return W.transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
+
+
+def _flipped_matrix(W: np.ndarray) -> np.ndarray:
+    """Return the `(C, kh*kw*F)` matrix of the kernels of W turned 180
+    degrees, with input and output channels swapped."""
+    return _matrix(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+
+
+KERNEL_FORMS = {"matrix": _matrix, "flipped matrix": _flipped_matrix,
+                "winograd": winograd.kernel_transform}
+
+
 class Conv2D(Layer):
     """2D convolution (cross-correlation, as in PyTorch), any kernel size.
 
@@ -220,14 +209,16 @@ class Conv2D(Layer):
     `H_out = floor((H + 2 padding - kh) / stride) + 1`, and likewise W_out.
     Patches are gathered a block of output rows at a time, never all at
     once. So dW gathers them a second time instead of keeping kh*kw copies
-    of the input.
+    of the input. 3x3 kernels of stride 1 with many channels take
+    Winograd's form instead (engine/winograd.py), for Z and for dX.
     """
 
     keeps_output = False  # Z is a new array, and the cache keeps only X
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1,
                  padding: int = 0, name: str = "conv",
-                 index: int | None = None):
+                 index: int | None = None,
+                 use_winograd: bool | None = None):
         super().__init__(name, index)
         if W.ndim != 4 or b.shape != (W.shape[0],):
             raise ValueError(
@@ -239,6 +230,9 @@ class Conv2D(Layer):
                 f"got stride {stride} and padding {padding}")
         self.params = {"W": W, "b": b}
         self.stride, self.padding = stride, padding
+        # None takes Winograd's form where it fits and pays, True wherever
+        # it fits (so tests can check it on few channels), False never.
+        self.use_winograd = use_winograd
         # Training never uses the gradient of a first layer's input data, but
         # saliency maps need it, so it is on by default.
         self.input_grad = True
@@ -259,8 +253,14 @@ class Conv2D(Layer):
         self.input_shape = X.shape
         if self.param_grads:
             self.X = X
-        Z = _correlate(X.transpose(0, 2, 3, 1), self._weight_matrix(),
-                       kh, kw, self.stride, self.padding, b)
+        X_nhwc = X.transpose(0, 2, 3, 1)  # (N, H, W, C), a view
+        output_size = self.output_shape(X.shape)[2:]
+        if self._uses_winograd(W.shape, self.padding, output_size):
+            Z = winograd.correlate(X_nhwc, self._kernels("winograd"),
+                                   self.padding, b)
+        else:
+            Z = _correlate(X_nhwc, self._kernels("matrix"), kh, kw,
+                           self.stride, self.padding, b)
         Z = Z.transpose(0, 3, 1, 2)  # (N, F, H, W), a view
         record(steps, self.name, "conv", r"Z = W * X + b",
                {"X": X, "W": W, "b": b}, {"Z": Z}, self.index)
@@ -275,13 +275,19 @@ class Conv2D(Layer):
         if not self.input_grad:
             return None
 
+        # With stride 1, dX is dZ padded by kh - 1 - p and correlated with
+        # the kernels turned 180 degrees, channels swapped.
         p = self.padding
-        if self.stride == 1 and kh == kw and p < kh and F <= C:
-            # With stride 1, dX is dZ padded by kh - 1 - p and convolved
-            # with the kernels turned 180 degrees, channels swapped. Its
-            # patches contain F channels where scattered ones contain C, so it
-            # is the faster way when F <= C.
-            dX = _correlate(dZ_nhwc, self._weight_matrix(flipped=True),
+        input_size = self.input_shape[2:]
+        flippable = self.stride == 1 and kh == kw and p < kh
+        if flippable and self._uses_winograd((C, F, kh, kw), kh - 1 - p,
+                                             input_size):
+            dX = winograd.correlate(dZ_nhwc, self._kernels("winograd"),
+                                    kh - 1 - p, flipped=True)
+        elif flippable and F <= C:
+            # The flipped patches contain F channels where scattered ones
+            # contain C, so this is the faster way when F <= C.
+            dX = _correlate(dZ_nhwc, self._kernels("flipped matrix"),
                             kh, kw, 1, kh - 1 - p)
         else:
             dX = self._scatter_input_gradient(dZ_nhwc)
@@ -290,50 +296,54 @@ class Conv2D(Layer):
                {"dZ": dZ, "W": W}, {"dA_prev": dX}, self.index)
         return dX
 
+    def _uses_winograd(self, kernel_shape, padding, output_size) -> bool:
+        """Return whether a correlation with this layer's stride takes
+        Winograd's form, as `self.use_winograd` sets."""
+        if self.use_winograd is False or not winograd.fits(
+                kernel_shape, self.stride, padding, output_size):
+            return False
+        return self.use_winograd or winograd.pays(kernel_shape)
+
     def _scatter_input_gradient(self, dZ_nhwc: np.ndarray) -> np.ndarray:
         """Return dX `(N, H, W, C)` by adding each patch gradient
         `dZ W_mat` onto the input pixels it came from."""
         F, C, kh, kw = self.params["W"].shape
-        W_mat = self._weight_matrix()  # (F, kh*kw*C)
+        W_mat = self._kernels("matrix")  # (F, kh*kw*C)
         N, _, H, W = self.input_shape
         dX = np.zeros((N, H, W, C), np.result_type(dZ_nhwc, W_mat))
         row_bytes = dZ_nhwc.shape[2] * kh * kw * C * dX.itemsize
-        for n0, n1, h0, h1 in _blocks(N, dZ_nhwc.shape[1], row_bytes):
+        for n0, n1, h0, h1 in _row_blocks(N, dZ_nhwc.shape[1], row_bytes):
             dZ_block = dZ_nhwc[n0:n1, h0:h1]
             shape = (*dZ_block.shape[:3], kh, kw, C)
-            dcols = _scratch_array(shape, dX.dtype)
+            dcols = scratch_array(shape, dX.dtype)
             np.dot(dZ_block.reshape(-1, F), W_mat,
                    out=dcols.reshape(-1, kh * kw * C))
             _add_patches(dcols, dX[n0:n1], h0, self.stride, self.padding)
         return dX
 
-    def _weight_matrix(self, flipped: bool = False) -> np.ndarray:
-        """Return W as `(F, kh*kw*C)`, in the order of the patch buffer.
+    def _kernels(self, form: str) -> np.ndarray:
+        """Return W in one of the forms of KERNEL_FORMS.
 
-        `flipped` gives instead the `(C, kh*kw*F)` matrix of the kernels
-        turned 180 degrees, with input and output channels swapped. Read-only
-        weights, such as pretrained ones shared by every session, cannot
-        change, so their reordered copies are made once and kept.
+        Read-only weights, such as pretrained ones shared by every session,
+        cannot change, so their forms are made once and kept.
         """
         W = self.params["W"]
-        cached = self.__dict__.get("_matrices")
+        cached = self.__dict__.get("_forms")
         if cached is None or cached[0] is not W:
             cached = (W, {})
             if not W.flags.writeable:
-                self._matrices = cached
-        if flipped not in cached[1]:
-            kernels = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3) if flipped else W
-            cached[1][flipped] = kernels.transpose(0, 2, 3, 1).reshape(
-                kernels.shape[0], -1)
-        return cached[1][flipped]
+                self._forms = cached
+        if form not in cached[1]:
+            cached[1][form] = KERNEL_FORMS[form](W)
+        return cached[1][form]
 
     def _parameter_gradients(self, dZ_nhwc: np.ndarray, steps) -> None:
         """Store dW and db. dZ_nhwc is `(N, H_out, W_out, F)`."""
         F, C, kh, kw = self.params["W"].shape
         dW_mat = np.zeros((F, kh * kw * C), np.result_type(dZ_nhwc, self.X))
-        blocks = _patch_blocks(self.X.transpose(0, 2, 3, 1), kh, kw,
-                               self.stride, self.padding)
-        for n0, n1, h0, h1, cols in blocks:
+        patch_blocks = _patch_blocks(self.X.transpose(0, 2, 3, 1), kh, kw,
+                                     self.stride, self.padding)
+        for n0, n1, h0, h1, cols in patch_blocks:
             dZ_block = dZ_nhwc[n0:n1, h0:h1].reshape(-1, F)
             dW_mat += dZ_block.T @ cols.reshape(len(dZ_block), -1)
         dW = dW_mat.reshape(F, kh, kw, C).transpose(0, 3, 1, 2)

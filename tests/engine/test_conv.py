@@ -53,7 +53,7 @@ def test_blocks_match_one_block(
     whole = _pass(layer, X, dZ)
     monkeypatch.setattr(engine.conv, "BLOCK_BYTES", block_bytes)
     row_bytes = dZ.shape[3] * kernel**2 * shape[1] * X.itemsize
-    assert len(engine.conv._blocks(shape[0], dZ.shape[2], row_bytes)) > 1
+    assert len(engine.conv._row_blocks(shape[0], dZ.shape[2], row_bytes)) > 1
     blocked = _pass(layer, X, dZ)
     for ours, expected in zip(blocked, whole):
         np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)

@@ -38,10 +38,15 @@ def test_dense_matches_pytorch(reference):
     np.testing.assert_allclose(layer.grads["b"], c["db"], rtol=RTOL)
 
 
-@pytest.mark.parametrize("name", ["conv_s1p1", "conv_s2p0", "conv_k2s2p1"])
-def test_conv_matches_pytorch(reference, name):
+@pytest.mark.parametrize("name, use_winograd", [
+    ("conv_s1p1", None), ("conv_s2p0", None), ("conv_k2s2p1", None),
+    ("conv_s1p1_even", False), ("conv_s1p1_even", True),
+    ("conv_s1p0_even", False), ("conv_s1p0_even", True),
+])
+def test_conv_matches_pytorch(reference, name, use_winograd):
     c = case(reference, name)
-    layer = Conv2D(c["W"], c["b"], int(c["stride"]), int(c["padding"]))
+    layer = Conv2D(c["W"], c["b"], int(c["stride"]), int(c["padding"]),
+                   use_winograd=use_winograd)
     np.testing.assert_allclose(layer.forward(c["X"]), c["Z"], rtol=RTOL)
     np.testing.assert_allclose(layer.backward(c["G"]), c["dX"], rtol=RTOL,
                                atol=1e-12)
