@@ -76,11 +76,11 @@ def pays(kernel_shape: tuple[int, int, int, int]) -> bool:
 
 
 def kernel_transform(W: np.ndarray) -> np.ndarray:
-    """Return `G g G^T` for every kernel of W `(F, C, 3, 3)` as U `(16, C, F)`."""
+    """Return `G g G^T` for every kernel of W `(F, C, 3, 3)` as U `(16, F, C)`."""
     F, C = W.shape[:2]
     kron_G = _transforms(W.dtype)[1]
     U = kron_G @ W.reshape(F * C, 9).T  # (16, F*C)
-    return np.ascontiguousarray(U.reshape(16, F, C).transpose(0, 2, 1))
+    return U.reshape(16, F, C)
 
 
 def correlate(X_nhwc: np.ndarray, U: np.ndarray, padding: int,
@@ -89,12 +89,12 @@ def correlate(X_nhwc: np.ndarray, U: np.ndarray, padding: int,
     """Return the cross-correlation of X_nhwc `(N, H, W, C)` with the 3x3
     kernels whose transform is U, plus b, as `(N, H_out, W_out, F)`.
 
-    U is `(16, C, F)`. With `flipped`, U is instead `(16, F, C)` and the
+    U is `(16, F, C)`. With `flipped`, U is instead `(16, C, F)` and the
     kernels are turned 180 degrees with input and output channels
     swapped: the correlation that takes dZ back to dX.
     """
     N, H, W, C = X_nhwc.shape
-    F = U.shape[1] if flipped else U.shape[2]
+    F = U.shape[2] if flipped else U.shape[1]
     H_out, W_out = H + 2 * padding - 2, W + 2 * padding - 2
     X_pad = _padded(X_nhwc, padding)  # (N, H_out + 2, W_out + 2, C)
     Z = np.empty((N, H_out, W_out, F), np.result_type(X_nhwc, U))
@@ -150,14 +150,14 @@ def _input_transform(rows: np.ndarray, tiles_y: int,
 
 def _products(V: np.ndarray, U: np.ndarray, F: int,
               flipped: bool) -> np.ndarray:
-    """Return M `(16, T, F)`, M[k] = V[k] U[k]: the elementwise product in
-    transformed space, summed over input channels."""
+    """Return M `(16, T, F)`, M[k] = V[k] U[k]^T: the elementwise product
+    in transformed space, summed over input channels."""
     M = scratch_array((16, V.shape[1], F), V.dtype, slot="winograd a")
     for k in range(16):
         if flipped:
-            np.dot(V[k], U[FLIP[k]].T, out=M[k])
+            np.dot(V[k], U[FLIP[k]], out=M[k])
         else:
-            np.dot(V[k], U[k], out=M[k])
+            np.dot(V[k], U[k].T, out=M[k])
     return M
 
 
