@@ -22,8 +22,8 @@ def _random(*shape, seed=1):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def _conv(kernel, stride, padding, F=2, use_winograd=None):
-    return Conv2D(_random(F, 3, kernel, kernel, seed=4), _random(F, seed=5),
+def _conv(kernel, stride, padding, F=2, C=3, use_winograd=None):
+    return Conv2D(_random(F, C, kernel, kernel, seed=4), _random(F, seed=5),
                   stride, padding, use_winograd=use_winograd)
 
 
@@ -47,6 +47,8 @@ def _layer_cases() -> dict[str, Callable[[], tuple]]:
         "conv 3x3 s1 p0, Winograd": lambda: (
             _conv(3, 1, 0, use_winograd=True), _random(1, 3, 6, 4)),
         "conv 3x3 s2 p0": lambda: (_conv(3, 2, 0), _random(2, 3, 6, 6)),
+        "conv 3x3 s2 p1, 5 to 6 channels": lambda: (
+            _conv(3, 2, 1, F=6, C=5), _random(1, 5, 5, 6)),
         "conv 2x2 s2 p1": lambda: (_conv(2, 2, 1), _random(1, 3, 5, 7)),
         "conv 4x4 s3 p2": lambda: (_conv(4, 3, 2), _random(1, 3, 7, 6)),
         "maxpool 2x2": lambda: (MaxPool2D(2), _random(2, 3, 4, 6)),

@@ -197,6 +197,12 @@ def _flipped_matrix(W: np.ndarray) -> np.ndarray:
     return _matrix(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
+# Inputs with at most this many channels (grey, RGB, RGBA images) get
+# their gradient a channel plane at a time. In VGG16 and Tiny VGG only the
+# first layer has so few, and its input gradient never reaches a weight,
+# so this order of sums leaves trained weights unchanged bit for bit.
+PLANE_MAX_CHANNELS = 4
+
 KERNEL_FORMS = {"matrix": _matrix, "flipped matrix": _flipped_matrix,
                 "winograd": winograd.kernel_transform}
 
@@ -289,6 +295,8 @@ class Conv2D(Layer):
             # contain C, so this is the faster way when F <= C.
             dX = _correlate(dZ_nhwc, self._kernels("flipped matrix"),
                             kh, kw, 1, kh - 1 - p)
+        elif C <= PLANE_MAX_CHANNELS:
+            dX = self._plane_input_gradient(dZ_nhwc)  # (N, H, W, C) view
         else:
             dX = self._scatter_input_gradient(dZ_nhwc)
         dX = dX.transpose(0, 3, 1, 2)  # (N, C, H, W), a view
@@ -320,6 +328,33 @@ class Conv2D(Layer):
                    out=dcols.reshape(-1, kh * kw * C))
             _add_patches(dcols, dX[n0:n1], h0, self.stride, self.padding)
         return dX
+
+    def _plane_input_gradient(self, dZ_nhwc: np.ndarray) -> np.ndarray:
+        """Add each patch gradient onto the input a channel plane at a
+        time, and return dX as an `(N, H, W, C)` view of `(N, C, H, W)`.
+
+        With few channels, a pixel's gradients are too short to add fast
+        channels-last, while each plane adds whole rows at once.
+        """
+        F, C, kh, kw = self.params["W"].shape
+        N, _, H, W = self.input_shape
+        W_mat = self.params["W"].reshape(F, C * kh * kw)
+        dX = np.zeros((N, C, H, W), np.result_type(dZ_nhwc, W_mat))
+        _, H_out, W_out, _ = dZ_nhwc.shape
+        row_bytes = W_out * kh * kw * C * dX.itemsize
+        for n0, n1, h0, h1 in _row_blocks(N, H_out, row_bytes):
+            dZ_block = dZ_nhwc[n0:n1, h0:h1]
+            shape = (C, kh, kw, n1 - n0, h1 - h0, W_out)
+            dplanes = scratch_array(shape, dX.dtype)
+            np.dot(W_mat.T, dZ_block.reshape(-1, F).T,
+                   out=dplanes.reshape(C * kh * kw, -1))
+            cols_shape = (1, h1 - h0, W_out, kh, kw, C)
+            windows = _patch_windows((1, H, W, C), cols_shape, h0,
+                                     self.stride, self.padding)
+            for i, j, rows, cols, src in windows:
+                dplane = dplanes[:, i, j, :, rows, cols]  # (C, n, h, w)
+                dX[n0:n1, :, src[1], src[2]] += dplane.transpose(1, 0, 2, 3)
+        return dX.transpose(0, 2, 3, 1)
 
     def _kernels(self, form: str) -> np.ndarray:
         """Return W in one of the forms of KERNEL_FORMS.

@@ -41,6 +41,7 @@ def _pass(layer, X, dZ):
     ((2, 3, 9, 8), 3, 2, 2),
     ((1, 4, 20, 20), 3, 1, 1),
     ((2, 6, 9, 9), 3, 1, 1),  # F <= C: dX by the flipped kernels
+    ((2, 6, 9, 9), 3, 2, 1),  # C > 4, stride 2: dX scattered channels-last
 ])
 def test_blocks_match_one_block(
         monkeypatch, block_bytes, shape, kernel, stride, padding):
