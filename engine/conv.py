@@ -451,21 +451,30 @@ class MaxPool2D(Layer):
             dX = np.empty_like(self.X, dtype=dA.dtype)
         else:
             dX = np.zeros_like(self.X, dtype=dA.dtype)
-        dX_views = self._window_views(dX, H_out, W_out)
+        offsets = list(zip(self._window_views(self.X, H_out, W_out),
+                           self._window_views(dX, H_out, W_out)))
         # Each window passes its gradient to its first maximum in row-major
         # order, and `served` marks the windows already served.
-        served = np.zeros_like(self.A, dtype=bool)
+        served = np.empty_like(self.A, dtype=bool)
         winner = np.empty_like(served)
-        for view, dX_view in zip(self._window_views(self.X, H_out, W_out),
-                                 dX_views):
-            np.equal(view, self.A, out=winner)
-            np.greater(winner, served, out=winner)  # winner and not served
-            served |= winner
+        for k, (view, dX_view) in enumerate(offsets):
+            mask = winner
+            if k == 0:
+                np.equal(view, self.A, out=served)
+                mask = served
+            elif k < len(offsets) - 1:
+                np.equal(view, self.A, out=winner)
+                np.greater(winner, served, out=winner)  # winner and not served
+                served |= winner
+            else:
+                # The maximum of a window no earlier offset served is here.
+                # NOTE: so is the gradient of a window whose maximum is NaN.
+                np.logical_not(served, out=winner)
             if self.stride >= self.kernel:
                 # Windows do not overlap: each input gets one value at most.
-                np.multiply(dA, winner, out=dX_view)
+                np.multiply(dA, mask, out=dX_view)
             else:
-                dX_view += dA * winner
+                dX_view += dA * mask
         record(steps, self.name, "dA_prev",
                r"dA_{prev} = dA \text{ at each window's maximum, else } 0",
                {"dA": dA}, {"dA_prev": dX}, self.index)
