@@ -77,8 +77,10 @@ def recompute_text(network: Sequential, name: str) -> str:
             "previous convolution's output after ReLU."
         )
     return (
-        "The engine computes a whole layer with one matrix product over all "
-        "positions. Here the largest value is recomputed on its own from the "
+        "The engine computes a whole layer at once, with matrix products over "
+        "blocks of positions; from conv2_1 on it uses Winograd's form, which "
+        "reaches the same sums with fewer multiplications. Here the largest "
+        "value is recomputed on its own from the "
         "definition: the bias plus the products of the filter's weights with "
         "the window of the layer's input that it covers (index -1 is the zero "
         "padding). The check is on Z, before ReLU, which leaves a positive "
