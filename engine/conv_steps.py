@@ -164,6 +164,56 @@ def pool_detail(A: np.ndarray, i: int, j: int, kernel: int = 2,
     return PoolDetail(top, left, window, (row, column), float(window[row, column]))
 
 
+def computed_so_far(values: np.ndarray, count: int) -> np.ndarray:
+    """Copy an output map `(H_out, W_out)`, keeping its first `count` positions.
+
+    Positions run row by row, as `output_positions` lists them. The later
+    cells become NaN, which the figures draw as not computed yet.
+    """
+    if not 0 <= count <= values.size:
+        raise ValueError(
+            f"count must be between 0 and {values.size}, the positions of a "
+            f"{values.shape} map, got {count}")
+    partial = values.astype(float)  # a copy, even when values is float already
+    partial.flat[count:] = np.nan
+    return partial
+
+
+@dataclass(frozen=True)
+class PoolingSoFar:
+    """Max pooling of a map whose first positions alone are computed.
+
+    `pooled` is NaN for each window that still has a cell not computed.
+    `windows` maps each complete window's `(row, column)` in `pooled` to its
+    detail, row by row.
+    """
+
+    pooled: np.ndarray
+    windows: dict[tuple[int, int], PoolDetail]
+
+
+def pooling_so_far(A: np.ndarray, count: int, kernel: int = 2,
+                   stride: int | None = None) -> PoolingSoFar:
+    """Max-pool the windows of `A` `(H, W)` whose cells are all computed.
+
+    The computed cells are the first `count` positions, row by row. A
+    window is complete once its bottom-right cell, the last one of the
+    window in row-major order, is among them.
+    """
+    s = kernel if stride is None else stride
+    H, W = A.shape
+    pooled = np.full((conv_output_size(H, kernel, s, 0),
+                      conv_output_size(W, kernel, s, 0)), np.nan)
+    windows = {}
+    for r, c in output_positions(H, W, kernel, s, 0):
+        last = (r * s + kernel - 1) * W + c * s + kernel - 1
+        if last < count:
+            detail = pool_detail(A, r, c, kernel, s)
+            pooled[r, c] = detail.value
+            windows[(r, c)] = detail
+    return PoolingSoFar(pooled, windows)
+
+
 @dataclass(frozen=True)
 class WeightGradientTerm:
     """One term `dZ[f, i, j] X_pad[c, row, column]` of a weight's gradient."""

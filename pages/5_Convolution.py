@@ -13,6 +13,8 @@ from engine.conv import Conv2D, MaxPool2D, conv_output_size
 from engine.conv_steps import (
     KERNEL_PRESETS,
     FirstLayerKernels,
+    PoolingSoFar,
+    computed_so_far,
     input_gradient_terms,
     kernel_copy,
     kernel_weights,
@@ -20,6 +22,7 @@ from engine.conv_steps import (
     pad_input,
     photo_grid,
     pool_detail,
+    pooling_so_far,
     position_detail,
     term_total,
     uncovered,
@@ -528,7 +531,7 @@ def step_view(sweep: Sweep, seconds: float) -> None:
                              sweep.padding, 0, i, j)
     show_patch_and_output(sweep, detail, k, i, j)
     show_arithmetic(sweep, detail, i, j)
-    show_relu_and_pool(sweep, i, j)
+    show_relu_and_pool(sweep, k, i, j)
 
 
 def show_patch_and_output(sweep: Sweep, detail, k: int, i: int, j: int) -> None:
@@ -556,8 +559,7 @@ def show_patch_and_output(sweep: Sweep, detail, k: int, i: int, j: int) -> None:
             f"**The output Z.** Each position fills one cell, and the cells after "
             f"position {k + 1} are still empty. Red is negative, blue positive."
         )
-        filled = sweep.Z.copy()
-        filled.flat[k + 1:] = np.nan  # row-major positions not reached yet
+        filled = computed_so_far(sweep.Z, k + 1)
         figure = grid_figure(filled, ("Z",), box=(i, j, 1, 1),
                              scales=[DIVERGING_SCALE], zrange=signed_range(sweep.Z),
                              width_px=column_px(ratios, 1))
@@ -596,13 +598,19 @@ def show_arithmetic(sweep: Sweep, detail, i: int, j: int) -> None:
         st.latex(latex)
 
 
-def show_relu_and_pool(sweep: Sweep, i: int, j: int) -> None:
+def show_relu_and_pool(sweep: Sweep, k: int, i: int, j: int) -> None:
+    """Draw A = ReLU(Z) and its max pooling as far as the sweep has reached.
+
+    `k` is the current position, so positions 0 to k are computed.
+    """
     st.markdown(
         "**ReLU, then 2×2 max pooling.** ReLU sets every negative output to 0. "
         "Max pooling then keeps the largest value of each 2×2 window (dashed), "
         "the green cell is each window's winner, the first maximum in "
         "row-major order when several are equal. The pooled map P has half "
-        "the rows and columns, and an odd last row or column is dropped."
+        "the rows and columns, and an odd last row or column is dropped. "
+        "Like Z, A fills in one cell per position, and a cell of P once all "
+        "four cells of its window are computed."
     )
     H_out, W_out = sweep.A.shape
     if H_out < POOL or W_out < POOL:
@@ -610,36 +618,52 @@ def show_relu_and_pool(sweep: Sweep, i: int, j: int) -> None:
                 f"there is nothing to pool. Use a smaller stride or kernel.")
         return
 
-    pooled = MaxPool2D(POOL).forward(sweep.A[None, None])[0, 0]
-    windows = [pool_detail(sweep.A, r, c) for r, c in
-               output_positions(H_out, W_out, POOL, POOL, 0)]
-    winners = [(d.top + d.winner[0], d.left + d.winner[1]) for d in windows]
+    computed = k + 1
+    pooling = pooling_so_far(sweep.A, computed, POOL)
+    # Every window is outlined, but only complete ones have a winner yet.
+    outlines = [pool_detail(sweep.A, r, c) for r, c in
+                output_positions(H_out, W_out, POOL, POOL, 0)]
+    winners = [(d.top + d.winner[0], d.left + d.winner[1])
+               for d in pooling.windows.values()]
 
     zrange = signed_range(sweep.Z)
     ratios = [5, 3, 5]
     left, middle, right = st.columns(ratios)
     left.plotly_chart(
-        grid_figure(sweep.A, ("A = ReLU(Z)",), box=(i, j, 1, 1), marks=winners,
-                    windows=[(d.top, d.left, POOL, POOL) for d in windows],
+        grid_figure(computed_so_far(sweep.A, computed), ("A = ReLU(Z)",),
+                    box=(i, j, 1, 1), marks=winners,
+                    windows=[(d.top, d.left, POOL, POOL) for d in outlines],
                     scales=[DIVERGING_SCALE], zrange=zrange,
                     width_px=column_px(ratios, 0)),
         key="cv_relu_chart", config=NO_TOOLBAR)
     middle.plotly_chart(
-        grid_figure(pooled, ("P = maxpool(A)",), scales=[DIVERGING_SCALE],
-                    zrange=zrange, width_px=column_px(ratios, 1)),
+        grid_figure(pooling.pooled, ("P = maxpool(A)",),
+                    scales=[DIVERGING_SCALE], zrange=zrange,
+                    width_px=column_px(ratios, 1)),
         key="cv_pool_chart", config=NO_TOOLBAR)
 
     with right:
         st.latex(rf"\operatorname{{ReLU}}(Z[{i}, {j}]) = \max(0, "
                  rf"{number(sweep.Z[i, j])}) = {number(sweep.A[i, j])}")
-        r, c = i // POOL, j // POOL
-        if r < pooled.shape[0] and c < pooled.shape[1]:
-            st.markdown(f"Cell ({i}, {j}) lies in the window of pooled cell "
-                        f"({r}, {c}):")
-            st.latex(pool_latex(pool_detail(sweep.A, r, c), r, c))
-        else:
-            st.markdown(f"Cell ({i}, {j}) lies in the odd last row or column, "
-                        f"which pooling drops.")
+        show_pool_window(pooling, i, j)
+
+
+def show_pool_window(pooling: PoolingSoFar, i: int, j: int) -> None:
+    """Write the pooling of the window that contains output cell (i, j)."""
+    r, c = i // POOL, j // POOL
+    rows, columns = pooling.pooled.shape
+    if r >= rows or c >= columns:
+        st.markdown(f"Cell ({i}, {j}) lies in the odd last row or column, "
+                    f"which pooling drops.")
+        return
+    st.markdown(f"Cell ({i}, {j}) lies in the window of pooled cell ({r}, {c}):")
+    detail = pooling.windows.get((r, c))
+    if detail is None:
+        last_row, last_column = r * POOL + POOL - 1, c * POOL + POOL - 1
+        st.markdown(f"P[{r}, {c}] is computed once the window is complete, "
+                    f"at output ({last_row}, {last_column}).")
+        return
+    st.latex(pool_latex(detail, r, c))
 
 
 def sync_position(sweep: Sweep) -> None:

@@ -9,6 +9,7 @@ import engine.conv_steps
 from engine.conv import Conv2D, MaxPool2D
 from engine.conv_steps import (
     KERNEL_PRESETS,
+    computed_so_far,
     input_gradient_terms,
     kernel_copy,
     kernel_weights,
@@ -16,12 +17,14 @@ from engine.conv_steps import (
     pad_input,
     photo_grid,
     pool_detail,
+    pooling_so_far,
     position_detail,
     term_total,
     uncovered,
     vgg16_first_kernels,
     weight_gradient_terms,
 )
+from engine.layers import ReLU
 from engine.vgg import he_weights, layer_specs
 from engine.weights import cached_weights_path
 
@@ -232,6 +235,82 @@ def test_pool_detail_ties_go_to_first(window, winner):
 
     assert detail.winner == winner
     assert detail.value == np.max(window)
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 16])
+def test_computed_so_far_blanks_later_positions(count):
+    Z = np.arange(16.0).reshape(4, 4) - 8
+
+    partial = computed_so_far(Z, count)
+
+    for i, j in output_positions(4, 4, 1, 1, 0)[:count]:
+        assert partial[i, j] == Z[i, j]
+    assert np.isnan(partial).sum() == 16 - count
+    assert not np.isnan(Z).any()  # the input is left as it was
+
+
+def test_computed_so_far_rejects_bad_count():
+    with pytest.raises(ValueError, match="between 0 and 4"):
+        computed_so_far(np.zeros((2, 2)), 5)
+
+
+def test_relu_so_far_matches_z_so_far():
+    # The step view's A = ReLU(Z) must blank the same cells as Z.
+    Z = np.random.default_rng(0).standard_normal((4, 4))
+    A = ReLU().forward(Z)
+
+    for count in range(17):
+        z_shown = computed_so_far(Z, count)
+        a_shown = computed_so_far(A, count)
+        np.testing.assert_array_equal(np.isnan(a_shown), np.isnan(z_shown))
+
+
+def test_pooling_so_far_at_first_position_is_empty():
+    A = np.random.default_rng(0).standard_normal((4, 4))
+
+    pooling = pooling_so_far(A, 1)
+
+    assert pooling.pooled.shape == (2, 2)
+    assert np.isnan(pooling.pooled).all()
+    assert pooling.windows == {}
+
+
+def test_pooling_so_far_fills_complete_windows():
+    # Positions 0 to 5 of a 4x4 map reach (1, 1), the last cell of
+    # window (0, 0) in row-major order, but no cell of the other rows.
+    A = np.arange(16.0).reshape(4, 4)
+
+    pooling = pooling_so_far(A, 6)
+
+    assert pooling.pooled[0, 0] == 5.0
+    assert np.isnan(pooling.pooled[0, 1])
+    assert np.isnan(pooling.pooled[1]).all()
+    assert list(pooling.windows) == [(0, 0)]
+    assert pooling.windows[(0, 0)].winner == (1, 1)
+
+
+def test_pooling_so_far_waits_for_bottom_right_cell():
+    A = np.arange(16.0).reshape(4, 4)
+
+    before = pooling_so_far(A, 5)  # (1, 0) computed, (1, 1) not yet
+
+    assert np.isnan(before.pooled).all()
+
+
+@pytest.mark.parametrize("shape, kernel, stride, seed", [
+    ((4, 4), 2, None, 0),
+    ((5, 7), 2, None, 1),
+    ((6, 6), 3, None, 2),
+    ((5, 5), 2, 1, 3),
+])
+def test_pooling_so_far_complete_matches_maxpool(shape, kernel, stride, seed):
+    A = np.random.default_rng(seed).integers(0, 3, shape).astype(float)
+    expected = MaxPool2D(kernel, stride).forward(A[None, None])[0, 0]
+
+    pooling = pooling_so_far(A, A.size, kernel, stride)
+
+    np.testing.assert_array_equal(pooling.pooled, expected)
+    assert len(pooling.windows) == expected.size
 
 
 def test_pool_detail_rejects_outside_window():

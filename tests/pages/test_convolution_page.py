@@ -1,5 +1,7 @@
 """Tests of the convolution page, run through Streamlit's AppTest."""
 
+import base64
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,21 @@ def progress_text(app: AppTest) -> str:
 
 def output_size_latex(app: AppTest) -> str:
     return next(latex.value for latex in app.latex if "H_{\\text{out}}" in latex.value)
+
+
+def chart_values(app: AppTest, key: str) -> np.ndarray:
+    """Return the values of the first heatmap of the chart with key `key`.
+
+    Cells not computed yet are NaN there, drawn by a second grey heatmap.
+    """
+    for chart in app.get("plotly_chart"):
+        if chart.proto.id.endswith(f"-{key}"):
+            z = json.loads(chart.proto.spec)["data"][0]["z"]
+            if isinstance(z, list):
+                return np.array(z, dtype=float)
+            values = np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"])
+            return values.reshape([int(n) for n in z["shape"].split(",")])
+    raise AssertionError(f"no Plotly chart with key {key!r} on the page")
 
 
 def metric_value(app: AppTest, label: str) -> float:
@@ -76,6 +93,37 @@ def test_next_moves_position(app):
     arithmetic = [latex.value for latex in app.latex
                   if latex.value.startswith("$$\n\\begin{aligned}Z[0, 2] &=")]
     assert len(arithmetic) == 1
+
+
+def test_relu_fills_in_with_z(app):
+    # At the first position only Z[0, 0], and so A[0, 0], is computed.
+    z = chart_values(app, "cv_output_chart")
+    a = chart_values(app, "cv_relu_chart")
+    assert np.isfinite(a).sum() == 1
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(z))
+    assert np.isnan(chart_values(app, "cv_pool_chart")).all()
+    assert any("once the window is complete, at output (1, 1)" in md.value
+               for md in app.markdown)
+
+    for _ in range(5):
+        app.button(key="cv_next").click().run()
+
+    z = chart_values(app, "cv_output_chart")
+    a = chart_values(app, "cv_relu_chart")
+    assert np.isfinite(a).sum() == 6
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(z))
+    np.testing.assert_array_equal(a[np.isfinite(a)],
+                                  np.maximum(z[np.isfinite(z)], 0))
+    pooled = chart_values(app, "cv_pool_chart")
+    assert np.isfinite(pooled[0, 0])  # window (0, 0) ends at position 6
+    assert np.isnan(pooled).sum() == pooled.size - 1
+
+
+def test_relu_complete_at_last_position(app):
+    app.slider(key="cv_position_slider").set_value(N_POSITIONS).run()
+
+    assert np.isfinite(chart_values(app, "cv_relu_chart")).all()
+    assert np.isfinite(chart_values(app, "cv_pool_chart")).all()
 
 
 def test_previous_and_reset(app):
