@@ -114,6 +114,18 @@ def sentence(message: object) -> str:
     return text if text.endswith(".") else text + "."
 
 
+def show_error_detail(detail: str) -> None:
+    """Show an error's technical detail, folded away, below its plain message.
+
+    The detail is for bug reports, so it is written as plain text, with no
+    Markdown to misread underscores in names such as `_rebuild_tensor`.
+    """
+    if not detail:
+        return
+    with st.expander("Technical detail"):
+        st.text(detail)
+
+
 # The small fully connected network of the forward and backward pages.
 N_INPUTS = 2
 INPUT_RANGE = (-3.0, 3.0)

@@ -22,7 +22,7 @@ from engine.weights import (
     cached_weights_path,
     fetch_weights,
 )
-from ui import sentence
+from ui import sentence, show_error_detail
 from vgg_models import config_label
 
 DOWNLOAD_KEY = "vgg_download"
@@ -82,9 +82,14 @@ def _download(config: str, url: str) -> bool:
     try:
         bar = st.progress(0.0, text="Connecting…")
         path = fetch_weights(config, url=url, progress=DownloadProgress(bar))
-    except (OSError, WeightsError) as error:  # DownloadError is an OSError
+    except OSError as error:  # DownloadError is an OSError
         bar.empty()
         st.error(f"The download failed: {sentence(error)}")
+        return False
+    except WeightsError as error:
+        bar.empty()
+        st.error(f"The downloaded file cannot be used. {error.plain_message()}")
+        show_error_detail(error.detail)
         return False
     finally:
         # A widget change stops the script with an exception raised from

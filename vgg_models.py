@@ -114,16 +114,19 @@ class PhotoStages:
 
 
 @st.cache_resource(max_entries=PHOTO_ENTRIES, show_spinner="Preparing the photo…")
-def photo_stages(_image_bytes: bytes, digest: str, recipe_name: str) -> PhotoStages:
+def photo_stages(_image_bytes: bytes, digest: str, recipe_name: str,
+                 _model_name: str) -> PhotoStages:
     """Decode a photo and preprocess it with a recipe, cached by `digest`.
 
     `digest` is the photo's SHA-256 (from `ui.image_digest`), so the bytes
-    are hashed once. Raises `ImageError` for a file that is not a usable
-    image; nothing is cached then.
+    are hashed once. Raises `ImageError`, naming the network as
+    `_model_name`, for a file that is not a usable image, and nothing is
+    cached then. The name is left out of the cache key because it changes
+    only that message, which is never cached.
     """
     recipe = RECIPES[recipe_name]
     rgb = load_image(_image_bytes)
-    prepared = recipe.preprocess(rgb)
+    prepared = recipe.preprocess(rgb, _model_name)
     step = -(-max(rgb.shape[:2]) // PREVIEW_SIDE)  # ceiling division
     preview = np.ascontiguousarray(rgb[::step, ::step])
     channels_last = prepared.tensor[0].transpose(1, 2, 0)  # (224, 224, 3)

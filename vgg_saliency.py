@@ -15,7 +15,7 @@ import streamlit as st
 from engine.conv import Conv2D
 from engine.layers import ReLU
 from engine.network import Sequential
-from engine.predict import class_names
+from engine.predict import Prediction, class_names
 from engine.saliency import (
     SaliencyMap,
     grad_cam,
@@ -165,22 +165,28 @@ def choose_class(activations: VggActivations, pretrained: bool) -> int:
     """Draw the class controls and return the chosen class index."""
     names = class_names()
     top = {each.index: each for each in activations.top}
-    ranked = "most probable" if pretrained else "highest-scoring (at random)"
 
     def label(index: int) -> str:
         if index == OTHER_CLASS:
             return "Another class, by its index"
-        prediction = top[index]
-        return (f"{prediction.label} (class {index}, probability "
-                f"{prediction.probability:.1%})")
+        return class_label(top[index], pretrained)
 
     options = [*top, OTHER_CLASS]
     if st.session_state.get(CLASS_KEY) not in options:
         st.session_state.pop(CLASS_KEY, None)  # another photo or weights
+    if pretrained:
+        listed = f"The {len(top)} most probable classes for this photo"
+    else:
+        listed = (f"The {len(top)} classes that score highest by chance with "
+                  f"random weights")
     choice = st.selectbox(
         "Class to explain", options, format_func=label, key=CLASS_KEY,
-        help=f"The {len(top)} {ranked} classes for this photo, or any of "
-        f"the 1,000 ImageNet classes by its index.")
+        help=f"{listed}, or any of the 1,000 ImageNet classes by its index.")
+    if not pretrained:
+        st.caption(
+            f"With random weights these {len(top)} classes mean nothing: they "
+            f"score highest by chance, not because the photo shows them, so "
+            f"they are listed without a probability.")
     if choice != OTHER_CLASS:
         return choice
     index = int(st.number_input("Class index", min_value=0,
@@ -189,6 +195,18 @@ def choose_class(activations: VggActivations, pretrained: bool) -> int:
                                 help="An ImageNet class index, 0 to 999."))
     st.caption(f"Class {index} is **{names[index]}**.")
     return index
+
+
+def class_label(prediction: Prediction, pretrained: bool) -> str:
+    """Return the label of one option of the class box.
+
+    Random weights give probabilities that mean nothing, so their options
+    show only the class index and name.
+    """
+    if not pretrained:
+        return f"Class {prediction.index}: {prediction.label}"
+    return (f"{prediction.label} (class {prediction.index}, probability "
+            f"{prediction.probability:.1%})")
 
 
 def show_gradient(model: VggModel, stages: PhotoStages, class_index: int,

@@ -10,6 +10,7 @@ from engine.images import (
     IMAGENET_STD,
     RESIZE_TO,
     center_crop_offsets,
+    enlargement_note,
 )
 from engine.recipes import RECIPES, Recipe, colour_input
 from figures.feature_maps import image_figure, input_channels_figure
@@ -45,6 +46,9 @@ def show_photo(stages: PhotoStages, model: VggModel) -> None:
         f"centre {CROP}×{CROP} square, outlined in the middle, is cut out. "
         f"Hover over an image to read pixel values."
     )
+    note = enlargement_note(height, width, CROP)
+    if note is not None:
+        st.info(note)
     original, resized, cropped = st.columns(3)
     with original:
         title = f"Original, {width}×{height}"

@@ -19,7 +19,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from engine.pretrained import PretrainedVGG, load_pretrained
 from engine.vgg import CONFIGS
 from engine.weights import SOURCES, WeightsError
-from ui import sentence
+from ui import show_error_detail
 from vgg_download import cached_file, download_button, download_url
 from vgg_models import VggModel, config_label, file_model, random_model
 
@@ -45,10 +45,15 @@ class Weights:
 
 @dataclass(frozen=True)
 class UploadCheck:
-    """The outcome of loading one uploaded file, by Streamlit's file id."""
+    """The outcome of loading one uploaded file, by Streamlit's file id.
+
+    `error` is None for a usable file. Otherwise it is the plain message
+    for the user, and `detail` the technical one.
+    """
 
     file_id: str
     error: str | None
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,9 @@ def _check_upload(upload: UploadedFile | None) -> None:
         checked = _load_upload(upload)
         state[CHECKED_KEY] = checked
     if checked.error is not None:
-        st.error(f"**{upload.name}** cannot be used: {sentence(checked.error)} "
-                 f"The page keeps the weights it had.")
+        st.error(f"**{upload.name}** cannot be used. {checked.error} The page "
+                 f"keeps the weights it had.")
+        show_error_detail(checked.detail)
 
 
 def _load_upload(upload: UploadedFile) -> UploadCheck:
@@ -138,7 +144,7 @@ def _load_upload(upload: UploadedFile) -> UploadCheck:
     try:
         model = file_model(key, _upload_loader(upload))
     except WeightsError as error:
-        return UploadCheck(upload.file_id, str(error))
+        return UploadCheck(upload.file_id, error.plain_message(), error.detail)
     st.session_state[RECORD_KEY] = UploadRecord(key, upload.file_id, upload.name,
                                                 model.config)
     st.session_state[CONFIG_KEY] = model.config
@@ -148,8 +154,8 @@ def _load_upload(upload: UploadedFile) -> UploadCheck:
 def _upload_loader(upload: UploadedFile) -> Callable[[], PretrainedVGG]:
     """Return a loader that reads the upload through a temporary file.
 
-    The engine reads weights from a path. Its messages start with that
-    path, which is replaced by the uploaded file's name.
+    The engine reads weights from a path. Its errors name that path,
+    which is replaced by the uploaded file's name.
     """
     def load() -> PretrainedVGG:
         with tempfile.TemporaryDirectory(prefix="nn-explainer-") as folder:
@@ -160,8 +166,7 @@ def _upload_loader(upload: UploadedFile) -> Callable[[], PretrainedVGG]:
             try:
                 return load_pretrained(path)
             except WeightsError as error:
-                message = str(error).replace(f"{path}: ", "")
-                raise WeightsError(message) from None
+                raise error.in_file(upload.name) from None
     return load
 
 
@@ -189,8 +194,10 @@ def _choose_weights(config: str, upload: UploadedFile | None) -> Weights:
             model = file_model(key, lambda: load_pretrained(path, config))
             return Weights(model, f"the downloaded ImageNet weights ({path.name})")
         except WeightsError as error:
-            st.error(f"The downloaded weights cannot be used: {sentence(error)} "
-                     f"Delete the file to download it again.")
+            st.error(f"The downloaded weights in {path} cannot be used. "
+                     f"{error.plain_message()} Delete that file, and the page "
+                     f"offers the download again.")
+            show_error_detail(error.detail)
     return Weights(random_model(config), "random He weights")
 
 

@@ -3,12 +3,15 @@
 A command module defines `register(subparsers)`, which adds its parser and
 sets `handler` to a function taking the parsed arguments and returning the
 exit status. User errors raise `CommandError` (or `ValueError`, `OSError`)
-and end as a one-line message on standard error with exit status 2.
+and end as a one-line message on standard error with exit status 2. An
+unusable weights file gets its plain advice, then the technical detail.
 """
 
 import argparse
 import importlib
 import sys
+
+from engine.weights import WeightsError
 
 # Modules that add subcommands, in the order `--help` lists them.
 COMMAND_MODULES: list[str] = [
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         reason = error.strerror or str(error)
         print(f"error: {where}: {reason}" if where else f"error: {reason}",
               file=sys.stderr)
+        return USAGE_ERROR
+    except WeightsError as error:
+        print(f"error: {error.terminal_message()}", file=sys.stderr)
         return USAGE_ERROR
     except (CommandError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -2,9 +2,12 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from engine.images import load_image
+import numpy as np
+
+from engine.images import enlargement_note, load_image_with_notes
 from engine.pretrained import load_pretrained
 
 
@@ -27,7 +30,7 @@ def register(subparsers) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     if not 1 <= args.top <= 1000:
         raise ValueError(f"--top must be between 1 and 1000, got {args.top}")
-    rgb = load_image(args.image.read_bytes())
+    rgb = read_photo(args.image)
     model = load_pretrained(args.weights)
     predictions = model.classify(rgb, args.top)
     if args.json:
@@ -36,3 +39,19 @@ def run_predict(args: argparse.Namespace) -> int:
     for p in predictions:
         print(f"{p.probability:7.2%}  {p.index:4d}  {p.label}")
     return 0
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """Decode a photo for VGG, printing notes about it to standard error.
+
+    The notes state, for example, that only the first frame of an
+    animation is used or that a small photo is enlarged. They go to
+    standard error, so that standard output stays plain data such as --json.
+    """
+    rgb, notes = load_image_with_notes(path.read_bytes())
+    enlarged = enlargement_note(*rgb.shape[:2])
+    if enlarged is not None:
+        notes.append(enlarged)
+    for note in notes:
+        print(f"note: {path}: {note}", file=sys.stderr)
+    return rgb

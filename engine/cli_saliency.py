@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.images import load_image
+from engine.cli_predict import read_photo
+from engine.predict import class_names
 from engine.pretrained import load_pretrained
 from engine.progress import ProgressBar
 from engine.saliency import SaliencyMap, grad_cam, gradient_saliency, occlusion
@@ -73,12 +74,13 @@ def run_saliency(args: argparse.Namespace) -> int:
             f"--class must be between 0 and 999, got {args.class_index}")
     if args.out.suffix.lower() != ".png":
         raise ValueError(f"--out must name a .png file, got {args.out}")
-    rgb = load_image(args.image.read_bytes())
+    rgb = read_photo(args.image)
     model = load_pretrained(args.weights)
-    stages = model.preprocess(rgb)
+    stages = model.prepare(rgb)
     result = compute(args.method, model.network, stages.tensor,
                      args.class_index, args.layer)
     Image.fromarray(overlay(stages.cropped, result.heatmap)).save(args.out)
+    name = class_names()[result.class_index]
     print(f"wrote {args.out}: {args.method} map for class "
-          f"{result.class_index}")
+          f"{result.class_index} ({name})")
     return 0

@@ -104,6 +104,8 @@ RESIZE_TO = 256  # torchvision's recipe: shorter side to 256, then crop 224
 CROP = 224
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+# The network's name in messages whose caller gives none.
+DEFAULT_MODEL_NAME = "the network"
 
 # One load at a time keeps the memory bound of MAX_PIXELS per process, not
 # per upload, and stops two loads from interleaving their catch_warnings
@@ -359,15 +361,18 @@ class Preprocessed:
     tensor: np.ndarray
 
 
-def preprocess_imagenet(rgb: np.ndarray) -> Preprocessed:
+def preprocess_imagenet(rgb: np.ndarray,
+                        model_name: str = DEFAULT_MODEL_NAME) -> Preprocessed:
     """Apply torchvision's VGG recipe to an RGB uint8 image.
 
     Resize the shorter side to 256 with antialiased bilinear filtering
     (the longer side to `int(256 * long / short)`), crop the centre
     224x224 with offsets `int(round((size - 224) / 2))`, scale to [0, 1],
     then subtract the ImageNet mean and divide by its standard deviation.
+    `model_name` names the network in the `ImageError` for a photo too
+    long and thin to crop.
     """
-    check_aspect_ratio(rgb)
+    check_aspect_ratio(rgb, model_name)
     height, width = rgb.shape[:2]
     short, long = min(height, width), max(height, width)
     new_long = int(RESIZE_TO * long / short)
@@ -382,15 +387,34 @@ def preprocess_imagenet(rgb: np.ndarray) -> Preprocessed:
     return Preprocessed(resized, cropped, np.ascontiguousarray(tensor))
 
 
-def check_aspect_ratio(rgb: np.ndarray) -> None:
-    """Raise `ImageError` for a photo too long and thin to crop to a square."""
+def enlargement_note(height: int, width: int, input_side: int = CROP) -> str | None:
+    """Return a note for the user when a photo is smaller than the network input.
+
+    Such a photo is enlarged to fill the `input_side` square input, which
+    adds no detail, so the network sees a blurred photo. Returns None when
+    both sides are at least `input_side` pixels.
+    """
+    if min(height, width) >= input_side:
+        return None
+    return (f"The photo is {width}x{height} pixels, smaller than the "
+            f"network's {input_side}x{input_side} input, so it was enlarged "
+            f"to fill that input. Enlarging adds no detail, so the network "
+            f"sees a blurred photo. Use a larger photo for a sharper input.")
+
+
+def check_aspect_ratio(rgb: np.ndarray,
+                       model_name: str = DEFAULT_MODEL_NAME) -> None:
+    """Raise `ImageError` for a photo too long and thin to crop to a square.
+
+    The message names the network as `model_name`, such as "VGG11".
+    """
     height, width = rgb.shape[:2]
     if max(height, width) > MAX_ASPECT_RATIO * min(height, width):
         raise ImageError(
             f"The image is {width}x{height} pixels: its longer side is more "
             f"than {MAX_ASPECT_RATIO} times its shorter side, so the centre "
-            f"square that VGG16 sees would show almost nothing of it. Crop it "
-            f"closer to a square and upload it again.")
+            f"square that {model_name} sees would show almost nothing of it. "
+            f"Crop it closer to a square and upload it again.")
 
 
 def center_crop_offsets(height: int, width: int, size: int) -> tuple[int, int]:
@@ -412,13 +436,14 @@ def center_crop(image: np.ndarray, size: int) -> np.ndarray:
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 
 
-def preprocess_caffe(rgb: np.ndarray) -> Preprocessed:
+def preprocess_caffe(rgb: np.ndarray,
+                     model_name: str = DEFAULT_MODEL_NAME) -> Preprocessed:
     """Apply the recipe Keras' VGG16 weights were trained with.
 
     The same resize and centre crop as `preprocess_imagenet`, then RGB to
     BGR and the BGR mean subtracted, on the 0-255 scale with no division.
     """
-    stages = preprocess_imagenet(rgb)
+    stages = preprocess_imagenet(rgb, model_name)
     bgr = stages.cropped[..., ::-1].astype(np.float32)
     tensor = (bgr - CAFFE_MEAN_BGR).transpose(2, 0, 1)[None]  # (1, 3, H, W)
     return Preprocessed(stages.resized, stages.cropped,

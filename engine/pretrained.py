@@ -25,15 +25,28 @@ class PretrainedVGG:
     network: Sequential
     config: str
     origin: str  # the weights' first format: "torch-zip", "keras-h5", ...
-    preprocess: Callable[[np.ndarray], Preprocessed]
+    preprocess: Callable[..., Preprocessed]  # (rgb, model_name) -> stages
+
+    @property
+    def label(self) -> str:
+        """The configuration's display name, "VGG16" for "vgg16"."""
+        return self.config.upper()
+
+    def prepare(self, rgb: np.ndarray) -> Preprocessed:
+        """Preprocess an RGB uint8 `(H, W, 3)` photo for this network.
+
+        Raises `ImageError`, naming this network, for a photo too long and
+        thin to crop.
+        """
+        return self.preprocess(rgb, self.label)
 
     def classify(self, rgb: np.ndarray, k: int = 5) -> list[Prediction]:
         """Return the top `k` classes of an RGB uint8 `(H, W, 3)` photo."""
-        logits = self.network.predict(self.preprocess(rgb).tensor)
+        logits = self.network.predict(self.prepare(rgb).tensor)
         return top_k(logits[0], k)
 
 
-def recipe_for(loaded: LoadedWeights) -> Callable[[np.ndarray], Preprocessed]:
+def recipe_for(loaded: LoadedWeights) -> Callable[..., Preprocessed]:
     """Return the preprocessing the weights were trained with."""
     if loaded.origin == "keras-h5":
         return preprocess_caffe

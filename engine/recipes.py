@@ -18,7 +18,7 @@ class Recipe:
     """A preprocessing function with its name and its input channel order."""
 
     name: str  # "torchvision" or "caffe"
-    preprocess: Callable[[np.ndarray], Preprocessed]
+    preprocess: Callable[..., Preprocessed]  # (rgb, model_name) -> stages
     channels: tuple[str, str, str]  # the input tensor's channels, in order
 
 
@@ -28,7 +28,7 @@ RECIPES = {
 }
 
 
-def recipe_of(preprocess: Callable[[np.ndarray], Preprocessed]) -> Recipe:
+def recipe_of(preprocess: Callable[..., Preprocessed]) -> Recipe:
     """Return the recipe whose preprocessing function is `preprocess`."""
     for recipe in RECIPES.values():
         if recipe.preprocess is preprocess:

@@ -27,14 +27,16 @@ LAYER_KEY = "vgg_layer"
 
 
 def load_photo(photo: tuple[str, bytes] | None,
-               recipe: str) -> vgg_models.PhotoStages | None:
+               model: vgg_models.VggModel) -> vgg_models.PhotoStages | None:
     """Prepare the chosen photo for the network, or explain why there is none."""
     if photo is None:
         st.info("Upload a photo in the sidebar, or choose one of the samples.")
         return None
     name, data = photo
     try:
-        return vgg_models.photo_stages(data, ui.image_digest(data), recipe)
+        return vgg_models.photo_stages(data, ui.image_digest(data),
+                                       model.recipe.name,
+                                       config_label(model.config))
     except ImageError as error:
         st.error(f"**{name}** cannot be used: {error} Choose a sample or upload "
                  f"another file in the sidebar.")
@@ -103,7 +105,7 @@ with st.sidebar:
                      "activation, the mean of each map as drawn.")
 
 st.header("1. The photo and its preprocessing")
-stages = load_photo(photo, model.recipe.name)
+stages = load_photo(photo, model)
 activations = None
 if stages is not None:
     show_photo(stages, model)

@@ -5,10 +5,11 @@ import streamlit as st
 
 import allocator
 from engine.features import receptive_field
-from engine.images import ImageError, load_image
+from engine.images import ImageError, enlargement_note, load_image
 from engine.network import Sequential
 from engine.shapes import (
     CLASSES,
+    DEFAULT_SIZE,
     MAX_NOISE,
     MAX_RADIUS,
     MIN_RADIUS,
@@ -143,10 +144,14 @@ def uploaded_input() -> np.ndarray | None:
                 "shape drawn on paper.")
         return None
     try:
-        return prepare_image(load_image(upload.getvalue()))
+        rgb = load_image(upload.getvalue())
     except ImageError as error:
         st.error(f"**{upload.name}** cannot be used: {error}")
         return None
+    note = enlargement_note(*rgb.shape[:2], DEFAULT_SIZE)
+    if note is not None:
+        st.info(note)
+    return prepare_image(rgb, DEFAULT_SIZE)
 
 
 def show_prediction(network: Sequential, X: np.ndarray) -> None:

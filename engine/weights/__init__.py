@@ -15,7 +15,16 @@ from engine.weights.download import (
                                      fetch_weights,
                                      sha256_prefix,
 )
-from engine.weights.errors import DownloadError, WeightsError
+from engine.weights.errors import (
+    CorruptWeightsError,
+    DownloadError,
+    H5pyMissingError,
+    UnsafeWeightsError,
+    WeightsError,
+    WeightsFormatError,
+    WeightsMismatchError,
+    WeightValuesError,
+)
 from engine.weights.load import (
                                      SOURCES,
                                      LoadedWeights,
@@ -28,8 +37,10 @@ from engine.weights.npz_file import read_npz, save_npz
 from engine.weights.torch_file import read_torch_file
 
 __all__ = [
-    "SOURCES", "TORCHVISION_URLS", "DownloadError", "LoadedWeights",
-    "ProgressCallback", "WeightsError", "cached_weights_path",
+    "SOURCES", "TORCHVISION_URLS", "CorruptWeightsError", "DownloadError",
+    "H5pyMissingError", "LoadedWeights", "ProgressCallback",
+    "UnsafeWeightsError", "WeightValuesError", "WeightsError",
+    "WeightsFormatError", "WeightsMismatchError", "cached_weights_path",
     "convert_weights", "default_cache_dir", "detect_format", "download",
     "expected_shapes", "fetch_weights", "keras_layer_names", "load_weights",
     "read_npz", "read_torch_file", "save_npz", "sha256_prefix",

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from engine.vgg import LayerSpec
-from engine.weights.errors import WeightsError
+from engine.weights.errors import WeightsMismatchError, WeightValuesError
 from engine.weights.names import expected_shapes
 
 MAX_LISTED_KEYS = 6  # longer lists end with "and N more"
@@ -23,7 +23,7 @@ def list_keys(keys: list[str]) -> str:
 
 def check_keys(found: Iterable[str], expected: Iterable[str],
                config: str) -> None:
-    """Raise WeightsError unless the file's keys are exactly the expected ones.
+    """Raise WeightsMismatchError unless the file's keys are exactly the expected ones.
 
     Both use the file's own names, so the message shows keys as the file
     spells them: missing ones in the network's order, unexpected ones in
@@ -39,14 +39,14 @@ def check_keys(found: Iterable[str], expected: Iterable[str],
     if unexpected:
         problems.append(f"unexpected keys {list_keys(unexpected)}")
     if problems:
-        raise WeightsError(
+        raise WeightsMismatchError(
             f"weight file does not fit {config}: {'; '.join(problems)}")
 
 
 def check_shapes(weights: Mapping[str, np.ndarray], specs: list[LayerSpec],
                  config: str, file_keys: Mapping[str, str] | None = None,
                  ) -> None:
-    """Raise WeightsError unless every parameter has the shape `specs` gives.
+    """Raise WeightsMismatchError unless every parameter has the shape `specs` gives.
 
     `file_keys` maps our names to the file's, so that a message names both.
     The key set must already have been checked.
@@ -65,21 +65,21 @@ def check_shapes(weights: Mapping[str, np.ndarray], specs: list[LayerSpec],
         hidden = len(problems) - MAX_LISTED_SHAPES
         problems[MAX_LISTED_SHAPES:] = [f"and {hidden} more shape mismatches"]
     if problems:
-        raise WeightsError("; ".join(problems))
+        raise WeightsMismatchError("; ".join(problems))
 
 
 def check_values(weights: Mapping[str, np.ndarray]) -> None:
-    """Raise WeightsError unless every array is floating point and finite."""
+    """Raise WeightValuesError unless every array is floating point and finite."""
     for key, array in weights.items():
         if array.dtype not in FLOAT_DTYPES:
-            raise WeightsError(
+            raise WeightValuesError(
                 f"{key} has dtype {array.dtype}; expected float16, float32 "
                 f"or float64")
         finite = np.isfinite(array)
         if not finite.all():
             n_nan = int(np.isnan(array).sum())
             n_inf = array.size - int(finite.sum()) - n_nan
-            raise WeightsError(
+            raise WeightValuesError(
                 f"{key} contains {n_nan} NaN and {n_inf} infinite values; "
                 f"weights must be finite")
 

@@ -14,7 +14,11 @@ import numpy as np
 
 from engine.vgg import LayerSpec
 from engine.weights.checks import check_keys
-from engine.weights.errors import WeightsError
+from engine.weights.errors import (
+    CorruptWeightsError,
+    H5pyMissingError,
+    WeightsMismatchError,
+)
 from engine.weights.names import keras_layer_names
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -38,7 +42,8 @@ def read_keras_layers(path: str | Path) -> dict[str, list[np.ndarray]]:
                 if arrays:
                     layers[name] = arrays
     except (OSError, KeyError, TypeError) as error:
-        raise WeightsError(f"corrupt or incomplete HDF5 file: {error}") from None
+        raise CorruptWeightsError(
+            f"corrupt or incomplete HDF5 file: {error}") from None
     return layers
 
 
@@ -76,9 +81,7 @@ def _import_h5py() -> Any:
     try:
         import h5py
     except ImportError:
-        raise WeightsError(
-            "reading Keras .h5 files needs h5py, which is not installed; "
-            "add it with `pip install h5py`") from None
+        raise H5pyMissingError("cannot import h5py") from None
     return h5py
 
 
@@ -100,7 +103,7 @@ def _kernel_and_bias(keras_name: str, arrays: list[np.ndarray],
                      spec: LayerSpec, config: str,
                      ) -> tuple[np.ndarray, np.ndarray]:
     if len(arrays) != 2:
-        raise WeightsError(
+        raise WeightsMismatchError(
             f"Keras layer {keras_name} has {len(arrays)} weights; expected 2 "
             f"(kernel and bias)")
     kernel, bias = arrays
@@ -111,12 +114,12 @@ def _kernel_and_bias(keras_name: str, arrays: list[np.ndarray],
         out, n_in = spec.shape
         expected, layout = (n_in, out), "(in, out)"
     if kernel.shape != expected:
-        raise WeightsError(
+        raise WeightsMismatchError(
             f"{keras_name} kernel ({spec.name}.weight): expected shape "
             f"{expected} in Keras' layout {layout} for {config}, found "
             f"{kernel.shape}")
     if bias.shape != (out,):
-        raise WeightsError(
+        raise WeightsMismatchError(
             f"{keras_name} bias ({spec.name}.bias): expected shape {(out,)} "
             f"for {config}, found {bias.shape}")
     return kernel, bias

@@ -19,7 +19,12 @@ from engine.weights.checks import (
     check_values,
     to_read_only_float32,
 )
-from engine.weights.errors import WeightsError
+from engine.weights.errors import (
+    CorruptWeightsError,
+    WeightsError,
+    WeightsFormatError,
+    WeightsMismatchError,
+)
 from engine.weights.keras_file import (
     HDF5_SIGNATURE,
     keras_to_torch_layout,
@@ -61,14 +66,14 @@ def detect_format(path: str | Path) -> str:
     with open(path, "rb") as file:
         header = file.read(HEADER_BYTES)
     if not header:
-        raise WeightsError("file is empty")
+        raise WeightsFormatError("file is empty")
     if header.startswith(ZIP_MAGIC):
         return _zip_format(Path(path))
     if header.startswith(HDF5_SIGNATURE):
         return "keras-h5"
     if header[0] == PICKLE_PROTO:
         return "torch-legacy"
-    raise WeightsError(
+    raise WeightsFormatError(
         f"not a weight file: expected PyTorch (.pth), Keras (.h5) or npz, "
         f"but it starts with bytes {header.hex(' ')}")
 
@@ -78,13 +83,13 @@ def _zip_format(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except zipfile.BadZipFile as error:
-        raise WeightsError(f"corrupt zip archive: {error}") from None
+        raise CorruptWeightsError(f"corrupt zip archive: {error}") from None
     if f"{FORMAT_KEY}.npy" in names:
         return "npz"
     if any(name.count("/") == 1 and name.endswith(f"/{PICKLE_FILE}")
            for name in names):
         return "torch-zip"
-    raise WeightsError(
+    raise WeightsFormatError(
         f"zip file is neither a PyTorch file (no "
         f"<folder>/{PICKLE_FILE}) nor an npz weight file (no {FORMAT_KEY}."
         f"npy); its first entries are {names[:5]}")
@@ -103,7 +108,7 @@ def load_weights(path: str | Path, config: str | None = None,
     try:
         return _load(path, config, specs)
     except WeightsError as error:
-        raise WeightsError(f"{path}: {error}") from None
+        raise error.in_file(path) from None
 
 
 def _load(path: str | Path, config: str | None,
@@ -170,11 +175,11 @@ def _load_npz(path: str | Path, config: str | None,
               specs: list[LayerSpec] | None) -> LoadedWeights:
     contents = read_npz(path)
     if config is not None and config != contents.config:
-        raise WeightsError(
+        raise WeightsMismatchError(
             f"file contains {contents.config} weights; {config} was requested")
     if specs is None:
         if contents.config not in CONFIGS:
-            raise WeightsError(
+            raise WeightsMismatchError(
                 f"file contains weights for {contents.config!r}, which is not "
                 f"one of {sorted(CONFIGS)}; pass its layer specs")
         specs = layer_specs(contents.config)

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.weights.errors import WeightsError
+from engine.weights.errors import (
+    CorruptWeightsError,
+    WeightsError,
+    WeightsFormatError,
+    WeightValuesError,
+)
 
 FORMAT_MARKER = "nn-explainer-weights/1"
 FORMAT_KEY = "format"
@@ -81,18 +86,18 @@ def read_npz(path: str | Path) -> NpzContents:
     if head != ZIP_MAGIC:
         # np.load would try other formats and, for anything else, suggest
         # allow_pickle, which must never be turned on for files from users.
-        raise WeightsError(
+        raise WeightsFormatError(
             f"not an npz file: it starts with bytes {head.hex(' ') or 'none'}"
             f", where an npz file starts with {ZIP_MAGIC.hex(' ')}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             entries = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, ValueError, EOFError) as error:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"corrupt npz file ({type(error).__name__})") from None
     marker = _read_string(entries, FORMAT_KEY)
     if marker != FORMAT_MARKER:
-        raise WeightsError(
+        raise WeightsFormatError(
             f"unsupported npz format marker {marker!r}; expected "
             f"{FORMAT_MARKER!r}")
     config = _read_string(entries, CONFIG_KEY)
@@ -101,20 +106,20 @@ def read_npz(path: str | Path) -> NpzContents:
                if key not in METADATA_KEYS}
     for key, array in weights.items():
         if array.dtype not in STORED_DTYPES:
-            raise WeightsError(
+            raise WeightValuesError(
                 f"{key} has dtype {array.dtype}; expected float16 or float32")
     return NpzContents(weights, config, source)
 
 
 def _read_string(entries: Mapping[str, np.ndarray], key: str) -> str:
     if key not in entries:
-        raise WeightsError(
+        raise WeightsFormatError(
             f"npz file has no {key!r} entry, so it was not written by this "
             f"project; convert the original with `python -m engine weights "
             f"convert`")
     value = entries[key]
     if value.shape != () or value.dtype.kind != "U":
-        raise WeightsError(
+        raise WeightsFormatError(
             f"npz entry {key!r} must be a single string; found an array of "
             f"shape {value.shape} and dtype {value.dtype}")
     return str(value)

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from engine.weights.errors import WeightsError
+from engine.weights.errors import CorruptWeightsError, WeightsFormatError
 from engine.weights.unpickler import StorageType, TensorRef, materialize, unpickle
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -56,13 +56,13 @@ def _read_legacy(path: Path) -> dict[str, np.ndarray]:
         keys, _ = unpickle(file)
         if not isinstance(keys, list) or not all(
                 isinstance(key, str) for key in keys):
-            raise WeightsError(
+            raise CorruptWeightsError(
                 f"storage key list must be a list of strings; found "
                 f"{type(keys).__name__}")
         arrays = {}
         for key in keys:
             if key not in storages:
-                raise WeightsError(
+                raise CorruptWeightsError(
                     f"storage {key} has data but no tensor refers to it")
             storage_type, numel = storages[key]
             arrays[key] = _read_legacy_storage(
@@ -74,17 +74,17 @@ def _read_legacy_header(file: BinaryIO) -> str:
     """Check the magic number and protocol, and return the byte order."""
     magic, _ = unpickle(file)
     if magic != MAGIC_NUMBER:
-        raise WeightsError(
+        raise WeightsFormatError(
             f"invalid magic number {magic!r:.40}; expected "
             f"{MAGIC_NUMBER:#x}, so this is not a PyTorch file")
     protocol, _ = unpickle(file)
     if protocol != PROTOCOL_VERSION:
-        raise WeightsError(
+        raise WeightsFormatError(
             f"unsupported PyTorch protocol version {protocol!r:.40}; "
             f"expected {PROTOCOL_VERSION}")
     sys_info, _ = unpickle(file)
     if not isinstance(sys_info, dict):
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"system information must be a dict; found "
             f"{type(sys_info).__name__}")
     return "<" if sys_info.get("little_endian", True) else ">"
@@ -95,10 +95,10 @@ def _read_legacy_storage(file: BinaryIO, file_size: int, key: str,
                          byte_order: str) -> np.ndarray:
     header = file.read(ELEMENT_COUNT.size)
     if len(header) < ELEMENT_COUNT.size:
-        raise WeightsError(f"file is truncated before storage {key}")
+        raise CorruptWeightsError(f"file is truncated before storage {key}")
     (count,) = ELEMENT_COUNT.unpack(header)
     if count != numel:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"storage {key} has {count} elements in the data but {numel} "
             f"in the pickle")
     dtype = storage_type.dtype.newbyteorder(byte_order)
@@ -107,7 +107,7 @@ def _read_legacy_storage(file: BinaryIO, file_size: int, key: str,
     # Checked before reading, so a corrupt count cannot make read() try to
     # allocate more memory than the file could ever fill.
     if nbytes > remaining:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"file is truncated: storage {key} needs {nbytes} bytes, only "
             f"{remaining} remain")
     return np.frombuffer(file.read(nbytes), dtype)
@@ -124,7 +124,7 @@ def _read_zip(path: Path) -> dict[str, np.ndarray]:
                                              storage_type, numel, byte_order)
                       for key, (storage_type, numel) in storages.items()}
     except ZIP_ERRORS as error:
-        raise WeightsError(f"corrupt zip archive: {error}") from None
+        raise CorruptWeightsError(f"corrupt zip archive: {error}") from None
     return _state_dict(state, storages, arrays)
 
 
@@ -132,7 +132,7 @@ def _archive_folder(archive: zipfile.ZipFile) -> str:
     folders = [name.split("/")[0] for name in archive.namelist()
                if name.count("/") == 1 and name.endswith(f"/{PICKLE_FILE}")]
     if len(folders) != 1:
-        raise WeightsError(
+        raise WeightsFormatError(
             f"a PyTorch zip file must hold exactly one <folder>/{PICKLE_FILE}"
             f"; found {len(folders)} among entries "
             f"{archive.namelist()[:5]}")
@@ -145,7 +145,7 @@ def _zip_byte_order(archive: zipfile.ZipFile, folder: str) -> str:
         return "<"  # files from before PyTorch 1.10 have no record: little
     record = archive.read(name)
     if record not in BYTE_ORDERS:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"byte order record must be one of {sorted(BYTE_ORDERS)}; found "
             f"{record[:20]!r}")
     return BYTE_ORDERS[record]
@@ -158,12 +158,12 @@ def _read_zip_storage(archive: zipfile.ZipFile, folder: str, key: str,
     try:
         info = archive.getinfo(name)
     except KeyError:
-        raise WeightsError(f"zip entry {name} is missing") from None
+        raise CorruptWeightsError(f"zip entry {name} is missing") from None
     dtype = storage_type.dtype.newbyteorder(byte_order)
     # Checked before reading, so a compressed entry cannot inflate to more
     # than its storage needs.
     if info.file_size != numel * dtype.itemsize:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"zip entry {name} has {info.file_size} bytes; expected "
             f"{numel * dtype.itemsize} for {numel} {storage_type.name} "
             f"elements")
@@ -173,20 +173,20 @@ def _read_zip_storage(archive: zipfile.ZipFile, folder: str, key: str,
 def _state_dict(state: Any, storages: Storages,
                 arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     if not isinstance(state, dict):
-        raise WeightsError(
+        raise WeightsFormatError(
             f"expected a state dict (parameter names to tensors); found "
             f"{type(state).__name__}")
     missing = set(storages) - set(arrays)
     if missing:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"file is truncated: no data for storages {sorted(missing)[:5]}")
     tensors = {}
     for name, value in state.items():
         if not isinstance(name, str):
-            raise WeightsError(
+            raise WeightsFormatError(
                 f"state dict keys must be strings; found {name!r:.40}")
         if not isinstance(value, TensorRef):
-            raise WeightsError(
+            raise WeightsFormatError(
                 f"state dict entry {name} is a {type(value).__name__}; "
                 f"expected a tensor")
         tensors[name] = materialize(value, arrays, name)

@@ -2,8 +2,8 @@
 
 A PyTorch file is a pickle, and unpickling calls whatever the pickle names.
 `StateDictUnpickler` resolves only the globals that a dict of tensors
-needs, each to a stand-in defined here, and raises `WeightsError` for any
-other global before it is called. Tensors come out as `TensorRef` records,
+needs, each to a stand-in defined here, and raises `UnsafeWeightsError` for
+any other global before it is called. Tensors come out as `TensorRef` records,
 which `materialize` turns into NumPy arrays once the storages are read.
 """
 
@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.weights.errors import WeightsError
+from engine.weights.errors import (
+    CorruptWeightsError,
+    UnsafeWeightsError,
+    WeightsError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +67,14 @@ STORAGE_MODULES = ("torch", "torch.cuda", "torch.storage")
 def _check_index(value: Any, field: str) -> int:
     # bool is an int subclass, but never a valid index in a tensor header.
     if type(value) is not int or value < 0:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"tensor {field} must be a non-negative integer; found {value!r}")
     return value
 
 
 def _check_indices(values: Any, field: str) -> tuple[int, ...]:
     if not isinstance(values, (tuple, list)):
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"tensor {field} must be a tuple of integers; found {values!r:.80}")
     return tuple(_check_index(value, field) for value in values)
 
@@ -79,13 +83,13 @@ def rebuild_tensor(storage: Any, storage_offset: Any, size: Any,
                    stride: Any) -> TensorRef:
     """Stand in for `torch._utils._rebuild_tensor`, used before PyTorch 0.4."""
     if not isinstance(storage, StorageSlice):
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"a tensor's storage must be a persistent storage id; found "
             f"{type(storage).__name__}")
     size = _check_indices(size, "size")
     stride = _check_indices(stride, "stride")
     if len(size) != len(stride):
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"tensor size {size} and stride {stride} must have the same "
             f"length")
     return TensorRef(storage, _check_index(storage_offset, "storage offset"),
@@ -141,10 +145,9 @@ class StateDictUnpickler(pickle.Unpickler):
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise WeightsError(
-                f"rejected global {module}.{name}: weight files may contain "
-                f"only tensors and dicts of tensors (for a whole model, save "
-                f"model.state_dict() instead)") from None
+            raise UnsafeWeightsError(
+                f"rejected global {module}.{name}: only tensors and dicts of "
+                f"tensors are allowed") from None
 
     def persistent_load(self, pid: Any) -> StorageSlice:
         storage_type, key, numel, view = _parse_storage_id(pid)
@@ -152,7 +155,7 @@ class StateDictUnpickler(pickle.Unpickler):
         # Tensors that share a storage must agree on its type and size.
         known = self.storages.setdefault(key, (storage_type, numel))
         if known != (storage_type, numel):
-            raise WeightsError(
+            raise CorruptWeightsError(
                 f"storage {key} is declared twice with different types or "
                 f"sizes: {known[0].name} of {known[1]} and "
                 f"{storage_type.name} of {numel}")
@@ -169,23 +172,25 @@ def _parse_storage_id(pid: Any) -> tuple[StorageType, str, int, Any]:
     is None or (view key, offset, numel). Zip files leave out the view.
     """
     if not isinstance(pid, tuple) or not pid:
-        raise WeightsError(f"persistent id must be a tuple; found {pid!r:.80}")
+        raise CorruptWeightsError(
+            f"persistent id must be a tuple; found {pid!r:.80}")
     if _as_text(pid[0]) != "storage":
-        raise WeightsError(
+        raise UnsafeWeightsError(
             f"rejected persistent id of kind {pid[0]!r:.40}: weight files "
             f"may refer only to 'storage'")
     if len(pid) not in (5, 6):
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"storage id must have 5 or 6 items; found {pid!r:.80}")
 
     storage_type, key, _location, numel = pid[1:5]
     if not isinstance(storage_type, StorageType):
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"storage type must be a torch storage class; found "
             f"{storage_type!r:.80}")
     key = _as_text(key)
     if not isinstance(key, str):
-        raise WeightsError(f"storage key must be a string; found {key!r:.80}")
+        raise CorruptWeightsError(
+            f"storage key must be a string; found {key!r:.80}")
     view = pid[5] if len(pid) == 6 else None
     return storage_type, key, _check_index(numel, "storage size"), view
 
@@ -193,12 +198,12 @@ def _parse_storage_id(pid: Any) -> tuple[StorageType, str, int, Any]:
 def _view_slice(key: str, storage_type: StorageType, numel: int,
                 view: Any) -> StorageSlice:
     if not isinstance(view, tuple) or len(view) != 3:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"storage view must be (key, offset, size); found {view!r:.80}")
     start = _check_index(view[1], "storage view offset")
     view_numel = _check_index(view[2], "storage view size")
     if start + view_numel > numel:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"storage view of {view_numel} elements at offset {start} "
             f"runs past the end of storage {key}, which has {numel}")
     return StorageSlice(key, storage_type, start, view_numel)
@@ -217,11 +222,12 @@ def unpickle(file: Any) -> tuple[Any, dict[str, tuple[StorageType, int]]]:
     except WeightsError:
         raise
     except EOFError:
-        raise WeightsError("file is truncated: a pickle ends early") from None
+        raise CorruptWeightsError(
+            "file is truncated: a pickle ends early") from None
     except (pickle.UnpicklingError, MemoryError, TypeError, ValueError,
             AttributeError, IndexError, KeyError, OverflowError,
             RecursionError, UnicodeDecodeError) as error:
-        raise WeightsError(
+        raise CorruptWeightsError(
             f"corrupt or truncated pickle: {type(error).__name__}: {error}"
         ) from None
 
@@ -243,7 +249,7 @@ def materialize(tensor: TensorRef, storages: dict[str, np.ndarray],
             (n - 1) * step
             for n, step in zip(tensor.size, tensor.stride, strict=True))
         if last >= data.size:
-            raise WeightsError(
+            raise CorruptWeightsError(
                 f"tensor {name} reads element {last} of a storage with "
                 f"{data.size} elements")
         strides = tuple(step * data.itemsize for step in tensor.stride)

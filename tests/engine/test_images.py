@@ -18,8 +18,10 @@ from engine.images import (
     MAX_PIXELS,
     ImageError,
     check_aspect_ratio,
+    enlargement_note,
     load_image,
     load_image_with_notes,
+    preprocess_caffe,
     preprocess_imagenet,
 )
 
@@ -124,6 +126,44 @@ def test_aspect_ratio_limit(height, width, allowed):
         return
     with pytest.raises(ImageError, match=f"{width}x{height} pixels"):
         check_aspect_ratio(rgb)
+
+
+@pytest.mark.parametrize("preprocess", [preprocess_imagenet, preprocess_caffe])
+def test_aspect_ratio_error_names_model(preprocess):
+    strip = np.zeros((10, 10 * MAX_ASPECT_RATIO + 1, 3), np.uint8)
+    with pytest.raises(ImageError, match="the centre square that VGG11 sees"):
+        preprocess(strip, "VGG11")
+
+
+def test_aspect_ratio_error_without_model_name():
+    strip = np.zeros((10, 10 * MAX_ASPECT_RATIO + 1, 3), np.uint8)
+    with pytest.raises(ImageError, match="the centre square that the network"):
+        check_aspect_ratio(strip)
+
+
+@pytest.mark.parametrize("height, width", [(2, 2), (100, 500), (223, 300)])
+def test_enlargement_note_gives_original_size(height, width):
+    note = enlargement_note(height, width)
+    assert note is not None
+    assert f"{width}x{height} pixels" in note
+    assert "224x224" in note
+    assert "enlarged" in note
+
+
+@pytest.mark.parametrize("height, width", [(224, 224), (300, 451)])
+def test_no_enlargement_note_for_large_photo(height, width):
+    assert enlargement_note(height, width) is None
+
+
+def test_enlargement_note_for_other_input_size():
+    assert "32x32" in enlargement_note(16, 16, 32)
+    assert enlargement_note(32, 40, 32) is None
+
+
+def test_tiny_photo_fills_network_input():
+    stages = preprocess_imagenet(np.full((2, 2, 3), 200, np.uint8))
+    assert stages.resized.shape == (256, 256, 3)
+    assert stages.tensor.shape == (1, 3, 224, 224)
 
 
 # Orientation, palettes and transparency.

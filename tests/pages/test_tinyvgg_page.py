@@ -132,6 +132,27 @@ def test_upload_is_classified(app):
     assert has_chart(app, "tv_input_chart")
 
 
+def test_small_upload_is_noted_as_enlarged(app):
+    choose_upload(app)
+    app.file_uploader(key="tv_upload").upload(
+        "tiny.png", png_bytes(np.full((8, 12, 3), 200, np.uint8)),
+        "image/png").run()
+    assert not app.exception
+    notes = [info.value for info in app.info if "enlarged" in info.value]
+    assert len(notes) == 1
+    assert "12x8 pixels" in notes[0]
+    assert "32x32" in notes[0]
+    assert has_chart(app, "tv_input_chart")
+
+
+def test_large_upload_has_no_enlargement_note(app):
+    choose_upload(app)
+    app.file_uploader(key="tv_upload").upload(
+        "big.png", png_bytes(np.zeros((64, 96, 3), np.uint8)),
+        "image/png").run()
+    assert not any("enlarged" in info.value for info in app.info)
+
+
 def test_bad_upload_shows_error(app):
     choose_upload(app)
     app.file_uploader(key="tv_upload").upload(

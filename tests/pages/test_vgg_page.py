@@ -184,6 +184,19 @@ def served_micro(folder: Path) -> str:
     return name
 
 
+def error_detail(at: AppTest) -> str:
+    """Return the text of the sidebar's one "Technical detail" expander."""
+    (expander,) = [each for each in at.sidebar.expander
+                   if each.label == "Technical detail"]
+    return expander.text[0].value
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -382,7 +395,8 @@ def test_strongest_order_ranks_by_mean_activation(app, network):
     app.button(key="vgg_strongest_button").click().run()
 
     data = (ui.SAMPLES_DIR / ui.DEFAULT_SAMPLE).read_bytes()
-    stages = vgg_models.photo_stages(data, ui.image_digest(data), "torchvision")
+    stages = vgg_models.photo_stages(data, ui.image_digest(data), "torchvision",
+                                     "VGG16")
     maps = conv_feature_maps(network, stages.tensor)["conv1_1"]
     ranked = rank_channels_by_mean(np.maximum(maps, 0))
     assert sorted(grid_channels(app)) == sorted(ranked[:16].tolist())
@@ -484,6 +498,32 @@ def test_removing_upload_returns_to_default(app):
     assert app.radio(key="vgg_photo").value == ui.DEFAULT_SAMPLE
 
 
+def test_tiny_photo_is_noted_as_enlarged(app):
+    app.file_uploader(key="vgg_upload").upload(
+        "tiny.png", png_bytes(2, 2), "image/png").run()
+
+    assert not app.exception
+    notes = [info.value for info in app.info if "enlarged" in info.value]
+    assert len(notes) == 1
+    assert notes[0].startswith("The photo is 2x2 pixels, smaller than the "
+                               "network's 224x224 input")
+    assert grid_channels(app) == list(range(32))
+
+
+def test_large_photo_has_no_enlargement_note(app):
+    assert not any("enlarged" in info.value for info in app.info)
+
+
+def test_long_photo_error_names_chosen_network(app):
+    app.selectbox(key=vgg_weights.CONFIG_KEY).set_value("vgg11").run()
+    app.file_uploader(key="vgg_upload").upload(
+        "strip.png", png_bytes(2100, 100), "image/png").run()
+
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "the centre square that VGG11 sees" in app.error[0].value
+
+
 def test_upload_choice_without_file_asks_for_one(app):
     app.radio(key="vgg_photo").set_value(ui.UPLOAD_CHOICE).run()
 
@@ -548,9 +588,34 @@ def test_bad_weights_file_keeps_previous_weights(app, micro_npz):
     assert not app.exception
     assert len(app.error) == 1
     assert "broken.pth" in app.error[0].value
-    assert "not a weight file" in app.error[0].value
+    assert "not a weights file that can be read" in app.error[0].value
     assert "your file micro.npz" in app.success[0].value
     assert "vgg_predictions_chart" in chart_keys(app)
+
+
+def test_bad_weights_error_is_plain_with_detail_folded(app):
+    upload_weights(app, "random.pth", b"\xf6\x91 random bytes")
+
+    message = app.error[0].value
+    assert message.startswith("**random.pth** cannot be used. This file is "
+                              "not a weights file that can be read.")
+    assert "torch.save(model.state_dict())" in message
+    assert "bytes f6 91" not in message
+    detail = error_detail(app)
+    assert "starts with bytes f6 91" in detail
+    assert "nn-explainer-" not in detail  # no temporary path
+
+
+def test_hostile_weights_file_says_code_is_never_run(app):
+    hostile = REPO_ROOT / "tests" / "fixtures" / "weights" / \
+        "hostile_os_system_zip.pth"
+    upload_weights(app, "model.pth", hostile.read_bytes())
+
+    message = app.error[0].value
+    assert "This .pth file contains code to run" in message
+    assert "rejected global" not in message
+    assert "rejected global os.system" in error_detail(app)
+    assert "runs on random weights" in app.warning[0].value
 
 
 def test_replacing_upload_keeps_weights_through_empty_run(app, micro_npz):
@@ -646,6 +711,50 @@ def test_download_failure_shows_error(app, monkeypatch):
     assert "runs on random weights" in app.warning[0].value
 
 
+def test_download_of_hostile_file_shows_plain_error(app, weights_server,
+                                                  monkeypatch):
+    folder, base_url = weights_server
+    hostile = REPO_ROOT / "tests" / "fixtures" / "weights" / \
+        "hostile_os_system_zip.pth"
+    digest = hashlib.sha256(hostile.read_bytes()).hexdigest()
+    name = f"{MICRO_NAME}-{digest[:8]}.pth"
+    shutil.copy(hostile, folder / name)
+    monkeypatch.setenv(vgg_download.url_variable(MICRO_NAME), f"{base_url}/{name}")
+    app.selectbox(key="vgg_config").set_value(MICRO_NAME).run()
+
+    app.button(key=vgg_download.DOWNLOAD_KEY).click().run()
+
+    assert not app.exception
+    assert len(app.error) == 1
+    assert app.error[0].value.startswith(
+        "The downloaded file cannot be used. This .pth file contains code to "
+        "run")
+    assert "rejected global os.system" in error_detail(app)
+
+
+def test_damaged_cached_weights_show_plain_error(weights_server, weights_cache,
+                                                 monkeypatch):
+    folder, base_url = weights_server
+    name = served_micro(folder)
+    monkeypatch.setenv(vgg_download.url_variable(MICRO_NAME), f"{base_url}/{name}")
+    weights_cache.mkdir(parents=True)
+    cached = (weights_cache / name).with_suffix(".npz")
+    cached.write_bytes(b"PK\x03\x04 cut short")
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT_S)
+    at.session_state[vgg_weights.CONFIG_KEY] = MICRO_NAME
+
+    at.run()
+
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert message.startswith(f"The downloaded weights in {cached} cannot be "
+                              f"used. The file is damaged or incomplete")
+    assert "corrupt zip archive" not in message
+    assert "corrupt zip archive" in error_detail(at)
+    assert "runs on random weights" in at.warning[0].value
+
+
 def test_cached_weights_used_automatically(weights_server, weights_cache,
                                           monkeypatch):
     folder, base_url = weights_server
@@ -718,7 +827,8 @@ def test_widgets_do_not_rerun_forward_pass(monkeypatch):
 def test_cached_activations_are_shared_and_read_only():
     data = ROCKET.read_bytes()
     model = vgg_models.random_model("vgg16")
-    stages = vgg_models.photo_stages(data, ui.image_digest(data), "torchvision")
+    stages = vgg_models.photo_stages(data, ui.image_digest(data), "torchvision",
+                                     "VGG16")
 
     first = vgg_models.activations(model, model.key, stages, stages.key)
     second = vgg_models.activations(model, model.key, stages, stages.key)
@@ -734,7 +844,8 @@ def test_cached_activations_are_shared_and_read_only():
 def test_predictions_match_full_forward_pass():
     data = ROCKET.read_bytes()
     model = vgg_models.random_model("vgg16")
-    stages = vgg_models.photo_stages(data, ui.image_digest(data), "torchvision")
+    stages = vgg_models.photo_stages(data, ui.image_digest(data), "torchvision",
+                                     "VGG16")
 
     top = vgg_models.activations(model, model.key, stages, stages.key).top
     logits = model.network.predict(stages.tensor)[0]
@@ -748,14 +859,16 @@ def test_long_strip_raises_image_error():
     data = buffer.getvalue()
 
     with pytest.raises(ImageError, match="2100x100"):
-        vgg_models.photo_stages(data, ui.image_digest(data), "torchvision")
+        vgg_models.photo_stages(data, ui.image_digest(data), "torchvision",
+                                "VGG16")
 
 
 def test_bad_bytes_raise_image_error():
     data = b"GIF89a but truncated"
 
     with pytest.raises(ImageError):
-        vgg_models.photo_stages(data, ui.image_digest(data), "torchvision")
+        vgg_models.photo_stages(data, ui.image_digest(data), "torchvision",
+                                "VGG16")
 
 
 # Shared helpers in ui.py and vgg_weights.py.

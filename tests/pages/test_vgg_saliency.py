@@ -7,6 +7,7 @@ from one test to the next.
 """
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,10 @@ from streamlit.testing.v1 import AppTest
 
 import vgg_download
 import vgg_models
-from engine.predict import class_names
+from engine.predict import Prediction, class_names
 from engine.saliency import SaliencyMap
 from engine.vgg import CONFIGS
-from vgg_saliency import OTHER_CLASS, MapCache, grad_cam_layers
+from vgg_saliency import OTHER_CLASS, MapCache, class_label, grad_cam_layers
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "3_VGG16.py"
 TIMEOUT_S = 180
@@ -83,6 +84,28 @@ def test_other_class_changes_the_class_shown(app):
     titles = chart_titles(app)
     assert titles["gradient"].startswith(f"{name}:")
     assert titles["grad_cam"].startswith(f"{name}:")
+
+
+def test_random_weights_list_classes_without_probability(app):
+    box = app.selectbox(key="vgg_sal_class")
+    *classes, other = box.options
+    assert len(classes) == vgg_models.TOP_K
+    for label in classes:
+        match = re.fullmatch(r"Class (\d+): (.+)", label)
+        assert match is not None, label
+        assert match[2] == class_names()[int(match[1])]
+    assert box.value == int(re.match(r"Class (\d+)", classes[0])[1])
+    assert other == "Another class, by its index"
+    assert any("these 5 classes mean nothing" in each.value
+               for each in app.caption)
+    assert "by chance with random weights" in box.help
+
+
+def test_class_label_shows_probability_when_pretrained():
+    prediction = Prediction(281, "tabby", 0.4012)
+    assert class_label(prediction, pretrained=True) == (
+        "tabby (class 281, probability 40.1%)")
+    assert class_label(prediction, pretrained=False) == "Class 281: tabby"
 
 
 def test_grad_cam_layer_choice_runs(app):

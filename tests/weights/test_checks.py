@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from engine.vgg import layer_specs
-from engine.weights import WeightsError, expected_shapes, load_weights
+from engine.weights import (
+    WeightsError,
+    WeightsMismatchError,
+    WeightValuesError,
+    expected_shapes,
+    load_weights,
+)
 from engine.weights.checks import (
     check_keys,
     check_shapes,
@@ -30,7 +36,7 @@ def test_vgg16_zero_weights_pass():
 def test_classifier_of_1001_outputs():
     weights = zero_weights("vgg16")
     weights["fc8.weight"] = np.broadcast_to(np.float32(0), (1001, 4096))
-    with pytest.raises(WeightsError) as error:
+    with pytest.raises(WeightsMismatchError) as error:
         check_shapes(weights, layer_specs("vgg16"), "vgg16",
                      {"fc8.weight": "classifier.6.weight"})
     message = str(error.value)
@@ -49,7 +55,7 @@ def test_shape_list_capped():
 def test_missing_keys_named():
     expected = expected_shapes(layer_specs("vgg16"))
     found = set(expected) - {"fc8.weight", "fc8.bias"}
-    with pytest.raises(WeightsError,
+    with pytest.raises(WeightsMismatchError,
                        match="missing keys fc8.weight, fc8.bias$"):
         check_keys(found, expected, "vgg16")
 
@@ -75,12 +81,14 @@ def test_long_key_list_capped():
 def test_non_finite_values(value, message):
     W = np.zeros((2, 3), np.float32)
     W[1, 2] = value
-    with pytest.raises(WeightsError, match=f"conv1_1.weight contains {message}"):
+    with pytest.raises(WeightValuesError,
+                       match=f"conv1_1.weight contains {message}"):
         check_values({"conv1_1.weight": W})
 
 
 def test_integer_weights_rejected():
-    with pytest.raises(WeightsError, match="dtype int64; expected float16"):
+    with pytest.raises(WeightValuesError,
+                       match="dtype int64; expected float16"):
         check_values({"fc8.bias": np.zeros(3, np.int64)})
 
 
@@ -112,7 +120,7 @@ def test_torch_file_extra_layer_named():
 
 
 def test_torch_file_against_vgg16_lists_missing(tiny_expected):
-    with pytest.raises(WeightsError) as error:
+    with pytest.raises(WeightsMismatchError) as error:
         load_weights(FIXTURES / "tiny_zip.pth", config="vgg16")
     message = str(error.value)
     assert "does not fit vgg16: missing keys features.2.weight, " in message

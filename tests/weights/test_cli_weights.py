@@ -39,17 +39,19 @@ def test_convert_then_info(tiny_config, tmp_path, capsys):
     assert "stored dtype: float16" in output
 
 
-@pytest.mark.parametrize("name, message", [
-    ("hostile_os_system_legacy.pth", "rejected global os.system"),
-    ("tiny_zip.pth", "does not fit vgg16"),
+@pytest.mark.parametrize("name, plain, detail", [
+    ("hostile_os_system_legacy.pth", "This .pth file contains code to run",
+     "rejected global os.system"),
+    ("tiny_zip.pth", "The weights in this file do not fit",
+     "weight file does not fit vgg16"),
 ])
-def test_info_errors_exit_2(name, message, capsys):
+def test_info_errors_exit_2(name, plain, detail, capsys):
     status = main(["weights", "info", str(FIXTURES / name), "--config",
                    "vgg16"])
     assert status == USAGE_ERROR
     error = capsys.readouterr().err
-    assert error.startswith(f"error: {FIXTURES / name}: ")
-    assert message in error
+    assert error.startswith(f"error: {FIXTURES / name}: {plain}")
+    assert f"Detail: {detail}" in error
     assert error.count("\n") == 1
 
 

@@ -6,7 +6,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from engine.weights import WeightsError, load_weights
+from engine.weights import (
+    CorruptWeightsError,
+    WeightsError,
+    WeightsFormatError,
+    load_weights,
+)
 from tests.weights.conftest import FIXTURES, TINY_SPECS
 
 SEED = 0
@@ -19,14 +24,14 @@ def write(tmp_path, name, data):
 
 
 def test_empty_file(tmp_path):
-    with pytest.raises(WeightsError, match="is empty"):
+    with pytest.raises(WeightsFormatError, match="is empty"):
         load_weights(write(tmp_path, "empty.pth", b""))
 
 
 def test_random_bytes(tmp_path):
     data = np.random.default_rng(SEED).bytes(4096)
     data = b"\x13" + data[1:]  # no format starts with this byte
-    with pytest.raises(WeightsError, match="not a weight file"):
+    with pytest.raises(WeightsFormatError, match="not a weight file"):
         load_weights(write(tmp_path, "random.pth", data))
 
 
@@ -43,7 +48,7 @@ def test_random_bytes_after_magic(tmp_path, first_byte):
 def test_truncated_legacy(tmp_path, fraction):
     data = (FIXTURES / "tiny_legacy.pth").read_bytes()
     path = write(tmp_path, "cut.pth", data[:int(len(data) * fraction)])
-    with pytest.raises(WeightsError, match="truncated|corrupt"):
+    with pytest.raises(CorruptWeightsError, match="truncated|corrupt"):
         load_weights(path, specs=TINY_SPECS)
 
 
@@ -51,7 +56,7 @@ def test_truncated_legacy(tmp_path, fraction):
 def test_truncated_zip(tmp_path, fraction):
     data = (FIXTURES / "tiny_zip.pth").read_bytes()
     path = write(tmp_path, "cut.pth", data[:int(len(data) * fraction)])
-    with pytest.raises(WeightsError, match="corrupt zip"):
+    with pytest.raises(CorruptWeightsError, match="corrupt zip"):
         load_weights(path, specs=TINY_SPECS)
 
 
@@ -73,34 +78,34 @@ def test_zip_without_expected_entries(tmp_path):
     with zipfile.ZipFile(body, "w") as archive:
         archive.writestr("notes/readme.txt", "not weights")
     path = write(tmp_path, "other.zip", body.getvalue())
-    with pytest.raises(WeightsError, match="neither a PyTorch file"):
+    with pytest.raises(WeightsFormatError, match="neither a PyTorch file"):
         load_weights(path)
 
 
 def test_zip_missing_storage_entry(tmp_path):
     path = rewrite_zip(FIXTURES / "tiny_zip.pth", tmp_path, drop=["/data/0"])
-    with pytest.raises(WeightsError, match="data/0 is missing"):
+    with pytest.raises(CorruptWeightsError, match="data/0 is missing"):
         load_weights(path, specs=TINY_SPECS)
 
 
 def test_zip_short_storage_entry(tmp_path):
     path = rewrite_zip(FIXTURES / "tiny_zip.pth", tmp_path,
                        replace={"data/0": b"\x00" * 8})
-    with pytest.raises(WeightsError, match="has 8 bytes; expected"):
+    with pytest.raises(CorruptWeightsError, match="has 8 bytes; expected"):
         load_weights(path, specs=TINY_SPECS)
 
 
 def test_zip_unknown_byte_order(tmp_path):
     path = rewrite_zip(FIXTURES / "tiny_zip.pth", tmp_path,
                        replace={"byteorder": b"middle"})
-    with pytest.raises(WeightsError, match="byte order record"):
+    with pytest.raises(CorruptWeightsError, match="byte order record"):
         load_weights(path, specs=TINY_SPECS)
 
 
 def test_legacy_bad_magic_number(tmp_path):
     data = bytearray((FIXTURES / "tiny_legacy.pth").read_bytes())
     data[5] ^= 0xFF  # inside the magic number's bytes
-    with pytest.raises(WeightsError, match="invalid magic number"):
+    with pytest.raises(WeightsFormatError, match="invalid magic number"):
         load_weights(write(tmp_path, "magic.pth", bytes(data)),
                      specs=TINY_SPECS)
 

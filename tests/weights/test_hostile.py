@@ -9,7 +9,12 @@ import sys
 
 import pytest
 
-from engine.weights import WeightsError, load_weights, read_torch_file
+from engine.weights import (
+    CorruptWeightsError,
+    UnsafeWeightsError,
+    load_weights,
+    read_torch_file,
+)
 from tests.weights.conftest import FIXTURES
 
 PAYLOAD_MARKER = "payload_ran.txt"
@@ -37,7 +42,7 @@ def payload_directory(tmp_path, monkeypatch):
 @pytest.mark.parametrize("payload", sorted(PAYLOADS))
 def test_payload_rejected_unrun(payload, container, payload_directory):
     path = FIXTURES / f"hostile_{payload}_{container}.pth"
-    with pytest.raises(WeightsError,
+    with pytest.raises(UnsafeWeightsError,
                        match=f"rejected global {PAYLOADS[payload]}:"):
         load_weights(path)
     assert not (payload_directory / PAYLOAD_MARKER).exists()
@@ -45,18 +50,20 @@ def test_payload_rejected_unrun(payload, container, payload_directory):
 
 
 def test_payload_in_header_rejected(payload_directory):
-    with pytest.raises(WeightsError, match="rejected global os.system"):
+    with pytest.raises(UnsafeWeightsError, match="rejected global os.system"):
         read_torch_file(FIXTURES / "hostile_header_legacy.pth")
     assert not (payload_directory / PAYLOAD_MARKER).exists()
 
 
 def test_whole_model_rejected():
-    with pytest.raises(WeightsError, match=r"__main__\.TinyVGG.*state_dict"):
+    with pytest.raises(UnsafeWeightsError, match=r"__main__\.TinyVGG") as error:
         read_torch_file(FIXTURES / "whole_model.pth")
+    assert "torch.save(model.state_dict())" in error.value.advice
 
 
 def test_module_persistent_id_rejected():
-    with pytest.raises(WeightsError, match="persistent id of kind 'module'"):
+    with pytest.raises(UnsafeWeightsError,
+                       match="persistent id of kind 'module'"):
         read_torch_file(FIXTURES / "module_id_legacy.pth")
 
 
@@ -66,5 +73,5 @@ def test_module_persistent_id_rejected():
     ("overrun_view_legacy.pth", "runs past the end of storage 1"),
 ])
 def test_header_past_storage_end_rejected(name, message):
-    with pytest.raises(WeightsError, match=message):
+    with pytest.raises(CorruptWeightsError, match=message):
         read_torch_file(FIXTURES / name)

@@ -11,7 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from engine.weights import WeightsError, detect_format, load_weights
+from engine.weights import (
+    H5pyMissingError,
+    WeightsError,
+    detect_format,
+    load_weights,
+)
 from tests.weights.conftest import FIXTURES, TINY_SPECS
 
 KERAS_FILES = ["tiny_keras.h5", "tiny_keras_model.h5"]
@@ -45,8 +50,9 @@ def test_keras_infers_config(tiny_config, h5py):
 
 def test_missing_h5py_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)  # import raises
-    with pytest.raises(WeightsError, match="pip install h5py"):
+    with pytest.raises(H5pyMissingError, match="cannot import h5py") as error:
         load_weights(FIXTURES / "tiny_keras.h5", specs=TINY_SPECS)
+    assert "pip install h5py" in error.value.advice
 
 
 def copy_with(h5py, tmp_path, layer, kernel):
