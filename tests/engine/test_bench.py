@@ -37,6 +37,13 @@ def test_toy_step_bench_json(capsys):
     assert entry["numpy_seconds"] > 0
 
 
+def test_bench_takes_three_rounds_by_default(capsys):
+    assert main(["bench", "--only", "toy_step", "--repeats", "1",
+                 "--json"]) == 0
+    entry = json.loads(capsys.readouterr().out)["toy_step"]
+    assert entry["rounds"] == 3
+
+
 @pytest.mark.parametrize("option", ["--rounds", "--repeats"])
 def test_bench_rejects_zero(capsys, option):
     assert main(["bench", "--only", "toy_step", option, "0"]) == 2
