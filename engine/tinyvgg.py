@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -317,6 +318,11 @@ class TinyVGGTrainer:
         self.losses: list[float] = []
         self.epoch_losses: list[float] = []
         self._order = np.arange(0)  # rows left in the current epoch
+        # A page may stop the run from another thread while a batch runs.
+        # The flag tells step_for to stop before the next batch, because the
+        # lock alone would let its thread take the next batch first.
+        self._lock = threading.Lock()
+        self._dropping = False
 
     @property
     def done(self) -> bool:
@@ -324,8 +330,13 @@ class TinyVGGTrainer:
 
     def step_batch(self) -> bool:
         """Train on the next batch; return True when it ended an epoch."""
-        if self.X is None:
-            raise RuntimeError("the training images were dropped; start a new run")
+        with self._lock:
+            if self.X is None:
+                raise RuntimeError(
+                    "the training images were dropped; start a new run")
+            return self._step_batch()
+
+    def _step_batch(self) -> bool:
         if self._order.size == 0:
             self._order = self.rng.permutation(len(self.X))
         size = self.settings.batch_size
@@ -351,16 +362,24 @@ class TinyVGGTrainer:
     def drop_images(self) -> None:
         """Free the training images of a run that is over; the costs stay.
 
-        `step_batch` raises `RuntimeError` afterwards.
+        A batch running on another thread finishes first. `step_batch`
+        raises `RuntimeError` afterwards, and `step_for` returns False.
         """
-        self.X = self.y = None
+        self._dropping = True
+        with self._lock:
+            self.X = self.y = None
 
     def step_for(self, seconds: float) -> bool:
-        """Train until `seconds` have passed or an epoch ends; return
-        True when an epoch ended. At least one batch runs."""
+        """Train until `seconds` have passed, an epoch ends or the images
+        are dropped; return True when an epoch ended. At least one batch
+        runs, unless the images were dropped before."""
         deadline = time.monotonic() + seconds
-        while not self.done:
-            if self.step_batch():
+        while not self.done and not self._dropping:
+            with self._lock:
+                if self.X is None:
+                    return False
+                ended = self._step_batch()
+            if ended:
                 return True
             if time.monotonic() >= deadline:
                 break

@@ -4,6 +4,8 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -268,6 +270,37 @@ def test_trainer_stops_after_dropping_images():
     assert trainer.losses
     with pytest.raises(RuntimeError, match="dropped"):
         trainer.step_batch()
+
+
+def test_step_for_returns_after_drop_from_thread():
+    trainer = small_trainer(n=96, epochs=2)  # 3 batches per epoch
+    started = threading.Event()
+    step_batch = trainer._step_batch
+
+    def slow_step_batch():
+        started.set()
+        time.sleep(0.2)  # so that the drop below waits for this batch
+        return step_batch()
+
+    trainer._step_batch = slow_step_batch
+    outcome = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(trainer.step_for(seconds=60)))
+    worker.start()
+    started.wait(timeout=60)
+    trainer.drop_images()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert outcome == [False]
+    assert len(trainer.losses) == 1
+    assert trainer.X is None
+
+
+def test_step_for_after_drop_runs_nothing():
+    trainer = small_trainer()
+    trainer.drop_images()
+    assert trainer.step_for(seconds=60) is False
+    assert trainer.losses == []
 
 
 def test_trainer_rejects_mismatched_images():
