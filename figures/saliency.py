@@ -2,8 +2,13 @@
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sequential
 
-HEAT_SCALE = "Inferno"  # sequential: a map in [0, 1] has no sign
+# Sequential, because a map in [0, 1] has no sign. Plotly's Inferno starts
+# at #000004, one of the colours #000001 to #0000xx that Streamlit's Plotly
+# theme (1.67) replaces with theme colours, which drew 0 pale pink. Pure
+# black in its place looks the same and is left alone.
+HEAT_SCALE = ["#000000", *sequential.Inferno[1:]]
 
 
 def overlay_figure(rgb: np.ndarray, heatmap: np.ndarray, opacity: float,

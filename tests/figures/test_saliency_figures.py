@@ -43,6 +43,15 @@ def test_overlay_all_zero_map_fixed_scale(photo):
     assert not np.asarray(overlay.z).any()
 
 
+def test_overlay_scale_avoids_streamlit_placeholders(photo, heatmap):
+    # Streamlit's Plotly theme replaces #000001 to #0000xx with its own
+    # colours, so the lowest value would not draw black.
+    overlay = overlay_figure(photo, heatmap, 0.5).data[1]
+    colours = [colour for _, colour in overlay.colorscale]
+    assert colours[0] == "#000000"
+    assert not any(colour.startswith("#0000") for colour in colours[1:])
+
+
 def test_overlay_keeps_rows_top_down(photo, heatmap):
     figure = overlay_figure(photo, heatmap, 0.5)
     assert figure.layout.yaxis.autorange == "reversed"
