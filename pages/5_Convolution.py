@@ -83,10 +83,12 @@ PRESET_NOTES = {
                         "where the input gets darker downwards.",
     "Vertical edges": "subtracts the right column from the left: positive where "
                       "the input gets darker to the right.",
-    "Sobel x": "like vertical edges, with the centre row weighted twice: "
-               "positive where the input gets brighter to the right.",
-    "Sobel y": "like horizontal edges, with the centre column weighted twice: "
-               "positive where the input gets brighter downwards.",
+    "Sobel x": "subtracts the left column from the right, with the centre "
+               "row weighted twice: positive where the input gets brighter "
+               "to the right.",
+    "Sobel y": "subtracts the row above from the row below, with the centre "
+               "column weighted twice: positive where the input gets brighter "
+               "downwards.",
 }
 
 # Session state of the sweep.
