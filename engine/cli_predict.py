@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.images import enlargement_note, load_image_with_notes
+from engine.images import enlargement_note, is_strip, load_image_with_notes
 from engine.pretrained import load_pretrained
 
 
@@ -49,8 +49,11 @@ def read_photo(path: Path) -> np.ndarray:
     standard error, so that standard output stays plain data such as --json.
     """
     rgb, notes = load_image_with_notes(path.read_bytes())
-    enlarged = enlargement_note(*rgb.shape[:2])
-    if enlarged is not None:
+    height, width = rgb.shape[:2]
+    # A strip too long to crop is rejected later, with the model's name,
+    # and a note that it was enlarged would contradict that error.
+    enlarged = enlargement_note(height, width)
+    if enlarged is not None and not is_strip(height, width):
         notes.append(enlarged)
     for note in notes:
         print(f"note: {path}: {note}", file=sys.stderr)

@@ -396,10 +396,16 @@ def enlargement_note(height: int, width: int, input_side: int = CROP) -> str | N
     """
     if min(height, width) >= input_side:
         return None
-    return (f"The photo is {width}x{height} pixels, smaller than the "
-            f"network's {input_side}x{input_side} input, so it was enlarged "
-            f"to fill that input. Enlarging adds no detail, so the network "
-            f"sees a blurred photo. Use a larger photo for a sharper input.")
+    return (f"The photo is {width}x{height} pixels, and its shorter side is "
+            f"smaller than the network's {input_side}x{input_side} input, so "
+            f"it was enlarged to fill that input. Enlarging adds no detail, "
+            f"so the network sees a blurred photo. Use a larger photo for a "
+            f"sharper input.")
+
+
+def is_strip(height: int, width: int) -> bool:
+    """Return whether one side is more than MAX_ASPECT_RATIO times the other."""
+    return max(height, width) > MAX_ASPECT_RATIO * min(height, width)
 
 
 def check_aspect_ratio(rgb: np.ndarray,
@@ -409,7 +415,7 @@ def check_aspect_ratio(rgb: np.ndarray,
     The message names the network as `model_name`, such as "VGG11".
     """
     height, width = rgb.shape[:2]
-    if max(height, width) > MAX_ASPECT_RATIO * min(height, width):
+    if is_strip(height, width):
         raise ImageError(
             f"The image is {width}x{height} pixels: its longer side is more "
             f"than {MAX_ASPECT_RATIO} times its shorter side, so the centre "

@@ -155,6 +155,11 @@ def test_no_enlargement_note_for_large_photo(height, width):
     assert enlargement_note(height, width) is None
 
 
+def test_enlargement_note_names_shorter_side():
+    note = enlargement_note(20, 4000, 32)
+    assert "4000x20 pixels, and its shorter side is smaller" in note
+
+
 def test_enlargement_note_for_other_input_size():
     assert "32x32" in enlargement_note(16, 16, 32)
     assert enlargement_note(32, 40, 32) is None

@@ -182,3 +182,4 @@ def test_predict_long_photo_names_vgg11(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "the centre square that VGG11-MICRO sees" in err
     assert "VGG16" not in err
+    assert "enlarged" not in err  # a rejected strip is never enlarged

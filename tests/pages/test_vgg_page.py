@@ -505,8 +505,8 @@ def test_tiny_photo_is_noted_as_enlarged(app):
     assert not app.exception
     notes = [info.value for info in app.info if "enlarged" in info.value]
     assert len(notes) == 1
-    assert notes[0].startswith("The photo is 2x2 pixels, smaller than the "
-                               "network's 224x224 input")
+    assert notes[0].startswith("The photo is 2x2 pixels, and its shorter side "
+                               "is smaller than the network's 224x224 input")
     assert grid_channels(app) == list(range(32))
 
 
