@@ -60,6 +60,9 @@ def photo_picker(key_prefix: str) -> tuple[str, bytes] | None:
     """
     samples = sample_photos()
     choice_key, upload_key = f"{key_prefix}_photo", f"{key_prefix}_upload"
+    # An uploader comes back empty after a page switch, so the last upload
+    # is kept apart, until the user removes it.
+    kept_key = f"{key_prefix}_kept_upload"
     # The default sample comes first, then the others in alphabetical order.
     options = sorted(samples, key=lambda name: name != DEFAULT_SAMPLE)
     options.append(UPLOAD_CHOICE)
@@ -71,6 +74,7 @@ def photo_picker(key_prefix: str) -> tuple[str, bytes] | None:
         "Photo",
         options,
         key=choice_key,
+        persist_state="session",
         format_func=lambda name: labels.get(name, name),
         captions=["JPEG, PNG or WebP, uploaded below" if name == UPLOAD_CHOICE
                   else "" for name in options],
@@ -82,13 +86,16 @@ def photo_picker(key_prefix: str) -> tuple[str, bytes] | None:
         key=upload_key,
         max_upload_size=MAX_PHOTO_MB,
         on_change=_select_upload,
-        args=(choice_key, upload_key),
+        args=(choice_key, upload_key, kept_key),
         help="A JPEG, PNG or WebP photo. It is resized and cropped to 224×224.",
     )
+    if upload is not None:
+        st.session_state[kept_key] = (upload.name, upload.getvalue())
     if choice == UPLOAD_CHOICE:
-        if upload is None:
-            return None
-        return upload.name, upload.getvalue()
+        kept = st.session_state.get(kept_key)
+        if upload is None and kept is not None:
+            st.caption(f"{kept[0]}, uploaded earlier in this session.")
+        return kept
     st.caption(sample_attribution(choice))
     return choice, samples[choice].read_bytes()
 
@@ -97,10 +104,12 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _select_upload(choice_key: str, upload_key: str) -> None:
+def _select_upload(choice_key: str, upload_key: str, kept_key: str) -> None:
     """Select the uploaded photo, or the default sample when it was removed."""
     uploaded = st.session_state.get(upload_key) is not None
     st.session_state[choice_key] = UPLOAD_CHOICE if uploaded else DEFAULT_SAMPLE
+    if not uploaded:
+        st.session_state.pop(kept_key, None)
 
 
 def image_digest(data: bytes) -> str:

@@ -90,7 +90,7 @@ with st.sidebar:
             "Apply ReLU",
             value=True,
             key="vgg_relu",
-            persist_state="page",
+            persist_state="session",
             help="Show the convolution's output after ReLU, as the next layer "
             "sees it, or before (Z, with negative values in red).",
         )
@@ -98,9 +98,9 @@ with st.sidebar:
         apply_relu = True
         st.caption("A pool layer's input has been through ReLU already.")
     count = st.select_slider("Channels in the grid", GRID_SIZES, value=32,
-                             key="vgg_count")
+                             key="vgg_count", persist_state="session")
     order = st.radio("Channel order", list(ORDERS), format_func=ORDERS.get,
-                     key="vgg_order", horizontal=True,
+                     key="vgg_order", persist_state="session", horizontal=True,
                      help="Strongest first ranks the channels by their mean "
                      "activation, the mean of each map as drawn.")
 

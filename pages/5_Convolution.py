@@ -204,8 +204,10 @@ def clamped_slider(label: str, low: int, high: int, default: int, key: str,
 
 def number_input_grid(column) -> np.ndarray:
     """Let the user size and edit a grid of numbers, returned as `(1, H, W)`."""
-    rows = st.sidebar.slider("Rows", 3, MAX_GRID, 6, key="cv_rows")
-    columns = st.sidebar.slider("Columns", 3, MAX_GRID, 6, key="cv_columns")
+    rows = st.sidebar.slider("Rows", 3, MAX_GRID, 6, key="cv_rows",
+                             persist_state="session")
+    columns = st.sidebar.slider("Columns", 3, MAX_GRID, 6, key="cv_columns",
+                                persist_state="session")
     with column:
         st.markdown(
             "**Input.** Type over any number and the page recomputes at once. The "
@@ -243,11 +245,13 @@ def photo_input_grid(column) -> np.ndarray | None:
     with st.sidebar:
         photo = ui.photo_picker("cv")
     colour = st.sidebar.radio(
-        "Channels", ["grey", "rgb"], key="cv_colour", horizontal=True,
+        "Channels", ["grey", "rgb"], key="cv_colour",
+        persist_state="session", horizontal=True,
         format_func=lambda key: {"grey": "Grey", "rgb": "RGB"}[key],
         help="Grey uses one channel of luma. RGB keeps the three colour channels.")
     low, high, default = PHOTO_CELLS
     cells = st.sidebar.slider("Grid size", low, high, default, key="cv_cells",
+                              persist_state="session",
                               help="Cells on each side of the input grid.")
     rgb = decode_or_explain(column, photo, cells)
     if rgb is None:
@@ -281,6 +285,7 @@ def photo_input_grid(column) -> np.ndarray | None:
 def choose_input(column) -> np.ndarray | None:
     st.sidebar.header("Input")
     source = st.sidebar.radio("Input", list(SOURCES), key="cv_source",
+                              persist_state="session",
                               format_func=SOURCES.get, label_visibility="collapsed")
     if source == "photo":
         return photo_input_grid(column)
@@ -290,7 +295,7 @@ def choose_input(column) -> np.ndarray | None:
 def preset_kernel(column) -> np.ndarray:
     name = st.sidebar.selectbox("Preset", list(KERNEL_PRESETS),
                                 index=list(KERNEL_PRESETS).index("Vertical edges"),
-                                key="cv_preset")
+                                key="cv_preset", persist_state="session")
     kernel = KERNEL_PRESETS[name]
     with column:
         st.markdown(f"**Kernel: {name}.** It {PRESET_NOTES[name]}")
@@ -303,7 +308,7 @@ def vgg_kernel(column, channels: int) -> tuple[np.ndarray, float]:
     """Let the user pick one of VGG16's 64 first-layer kernels."""
     kernels = first_kernels()
     index = st.sidebar.slider("Kernel of conv1_1", 0, len(kernels.W) - 1, 0,
-                              key="cv_vgg_index")
+                              key="cv_vgg_index", persist_state="session")
     kernel = np.asarray(kernels.W[index], dtype=float)  # (3, 3, 3)
     bias = float(kernels.b[index])
     with column:
@@ -338,6 +343,7 @@ def vgg_kernel(column, channels: int) -> tuple[np.ndarray, float]:
 
 def typed_kernel(column) -> np.ndarray:
     size = st.sidebar.slider("Kernel size", 1, MAX_KERNEL, 3, key="cv_kernel_size",
+                             persist_state="session",
                              help="Side of the square kernel, in cells.")
     with column:
         st.markdown(f"**Kernel ({size}×{size}).** Type over any weight.")
@@ -356,6 +362,7 @@ def choose_kernel(column, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """Draw the kernel controls and return W `(1, C, k, k)` and b `(1,)`."""
     st.sidebar.header("Kernel")
     source = st.sidebar.radio("Kernel", list(KERNEL_SOURCES), key="cv_kernel_source",
+                              persist_state="session",
                               format_func=KERNEL_SOURCES.get,
                               label_visibility="collapsed")
     if source == "vgg":
@@ -366,6 +373,7 @@ def choose_kernel(column, channels: int) -> tuple[np.ndarray, np.ndarray]:
         else:
             kernel = typed_kernel(column)
         bias = st.sidebar.number_input("Bias b", value=0.0, step=0.5, key="cv_bias",
+                                       persist_state="session",
                                        help="Added to every output value.")
         if channels == 3:
             column.caption(
@@ -377,8 +385,10 @@ def choose_kernel(column, channels: int) -> tuple[np.ndarray, np.ndarray]:
 def geometry_controls() -> tuple[int, int]:
     st.sidebar.header("Convolution")
     stride = st.sidebar.slider("Stride s", 1, MAX_STRIDE, 1, key="cv_stride",
+                               persist_state="session",
                                help="Cells the kernel moves between positions.")
     padding = st.sidebar.slider("Padding p", 0, MAX_PADDING, 0, key="cv_padding",
+                                persist_state="session",
                                 help="Rings of zeros added around the input.")
     return stride, padding
 
@@ -695,7 +705,8 @@ def show_sweep(sweep: Sweep) -> None:
     )
     sync_position(sweep)
     seconds = st.sidebar.slider(
-        "Seconds per step when playing", *PLAY_SECONDS, step=0.1, key="cv_speed")
+        "Seconds per step when playing", *PLAY_SECONDS, step=0.1, key="cv_speed",
+        persist_state="session")
     st.session_state[TIMER] = st.session_state[PLAYING]
     run_every = seconds if st.session_state[PLAYING] else None
     st.fragment(step_view, run_every=run_every)(sweep, seconds)
@@ -756,12 +767,16 @@ class Backward:
 
 def backward_controls() -> tuple[int, int, int, str]:
     columns = st.columns(4)
-    k = columns[0].radio("Kernel size", [2, 3], key="cv_bw_kernel", horizontal=True)
-    stride = columns[1].radio("Stride", [1, 2], key="cv_bw_stride", horizontal=True)
+    k = columns[0].radio("Kernel size", [2, 3], key="cv_bw_kernel",
+                         persist_state="session", horizontal=True)
+    stride = columns[1].radio("Stride", [1, 2], key="cv_bw_stride",
+                              persist_state="session", horizontal=True)
     padding = columns[2].radio("Padding", [0, 1], key="cv_bw_padding",
+                               persist_state="session",
                                horizontal=True)
     upstream = columns[3].radio(
         "Upstream gradient dZ", ["ones", "typed"], key="cv_bw_upstream",
+        persist_state="session",
         horizontal=True, format_func={"ones": "All ones", "typed": "Typed in"}.get)
     return k, stride, padding, upstream
 
@@ -881,6 +896,7 @@ def show_input_gradient(bw: Backward) -> None:
     H, W_in = bw.X.shape[1:]
     cells = [(r, c) for r in range(H) for c in range(W_in)]
     row, column = st.selectbox("Input cell", cells, index=5, key="cv_bw_cell",
+                               persist_state="session",
                                width=220,
                                format_func=lambda rc: f"X[{rc[0]}, {rc[1]}]")
     terms = input_gradient_terms(bw.W, bw.dZ, bw.stride, bw.padding, 0, row,

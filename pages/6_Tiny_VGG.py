@@ -115,20 +115,24 @@ def hex_to_rgb(colour: str) -> tuple[float, float, float]:
 def input_controls() -> np.ndarray | None:
     """Draw the sidebar's input controls and return the input `(1, 3, H, W)`."""
     source = st.radio("Input", list(SOURCES), format_func=SOURCES.get,
-                      key="tv_source", label_visibility="collapsed")
+                      key="tv_source",
+                      persist_state="session", label_visibility="collapsed")
     if source == "upload":
         return uploaded_input()
-    name = st.selectbox("Shape", CLASSES, key="tv_shape")
+    name = st.selectbox("Shape", CLASSES, key="tv_shape", persist_state="session")
     radius = st.slider("Size (radius, share of the side)", 0.1, 0.5, 0.35, 0.01,
-                       key="tv_radius",
+                       key="tv_radius", persist_state="session",
                        help=f"The training images had radii from {MIN_RADIUS} "
                        f"to {MAX_RADIUS} of the side.")
-    angle = st.slider("Rotation (degrees)", 0, 359, 20, key="tv_angle")
+    angle = st.slider("Rotation (degrees)", 0, 359, 20, key="tv_angle",
+                      persist_state="session")
     left, right = st.columns(2)
-    colour = left.color_picker("Shape colour", "#FFCC1A", key="tv_colour")
-    background = right.color_picker("Background", "#1A1A4D", key="tv_background")
+    colour = left.color_picker("Shape colour", "#FFCC1A", key="tv_colour",
+                               persist_state="session")
+    background = right.color_picker("Background", "#1A1A4D", key="tv_background",
+                                    persist_state="session")
     noise = st.slider("Noise (standard deviation)", 0.0, 0.5, 0.05, 0.01,
-                      key="tv_noise",
+                      key="tv_noise", persist_state="session",
                       help="Gaussian noise added to every pixel, on the 0 to 1 "
                       f"scale. The training images had at most {MAX_NOISE}.")
     image = draw_shape(name, radius, angle, hex_to_rgb(colour),
@@ -320,17 +324,21 @@ def training_controls() -> None:
     training = st.session_state[TRAINING]
     columns = st.columns(5)
     columns[0].radio("Start from", list(STARTS), format_func=STARTS.get,
-                     key="tv_start", disabled=training)
+                     key="tv_start", persist_state="session", disabled=training)
     columns[1].slider("Epochs", 1, MAX_EPOCHS, 3, key="tv_epochs",
+                      persist_state="session",
                       disabled=training)
     columns[2].select_slider("Training images", TRAIN_IMAGE_CHOICES, value=3000,
-                             key="tv_train_images", disabled=training)
+                             key="tv_train_images",
+                             persist_state="session", disabled=training)
     columns[3].select_slider("Learning rate α", LEARNING_RATES,
                              value=TrainSettings().lr, key="tv_lr",
+                             persist_state="session",
                              disabled=training,
                              help="The starting rate of Adam. It falls along a "
                              "cosine to 0 at the end of the run.")
     columns[4].number_input("Seed", 0, 9999, 1, key="tv_train_seed",
+                            persist_state="session",
                             disabled=training,
                             help="Draws the training images, the random "
                             "weights and the order of the batches.")
