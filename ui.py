@@ -54,15 +54,16 @@ def photo_picker(key_prefix: str) -> tuple[str, bytes] | None:
     """Let the user choose a sample photo or upload one, and return it.
 
     Returns `(file name, bytes)`, or None when "Your photo" is chosen and no
-    file is uploaded. Uploading a file selects it, and removing it selects
-    the default sample again. The bytes are not checked: decode them with
+    file was uploaded in this session, or the last one was removed.
+    Uploading a file selects it, and removing it selects the default sample
+    again. The bytes are not checked: decode them with
     `engine.images.load_image`, which raises `ImageError` for bad files.
     """
     samples = sample_photos()
     choice_key, upload_key = f"{key_prefix}_photo", f"{key_prefix}_upload"
     # An uploader comes back empty after a page switch, so the last upload
-    # is kept apart, until the user removes it.
-    kept_key = f"{key_prefix}_kept_upload"
+    # is kept under its own key until the user removes it.
+    last_upload_key = f"{key_prefix}_last_upload"
     # The default sample comes first, then the others in alphabetical order.
     options = sorted(samples, key=lambda name: name != DEFAULT_SAMPLE)
     options.append(UPLOAD_CHOICE)
@@ -86,16 +87,16 @@ def photo_picker(key_prefix: str) -> tuple[str, bytes] | None:
         key=upload_key,
         max_upload_size=MAX_PHOTO_MB,
         on_change=_select_upload,
-        args=(choice_key, upload_key, kept_key),
+        args=(choice_key, upload_key, last_upload_key),
         help="A JPEG, PNG or WebP photo. It is resized and cropped to 224×224.",
     )
     if upload is not None:
-        st.session_state[kept_key] = (upload.name, upload.getvalue())
+        st.session_state[last_upload_key] = (upload.name, upload.getvalue())
     if choice == UPLOAD_CHOICE:
-        kept = st.session_state.get(kept_key)
-        if upload is None and kept is not None:
-            st.caption(f"{kept[0]}, uploaded earlier in this session.")
-        return kept
+        last_upload = st.session_state.get(last_upload_key)
+        if upload is None and last_upload is not None:
+            st.caption(f"{last_upload[0]}, uploaded earlier in this session.")
+        return last_upload
     st.caption(sample_attribution(choice))
     return choice, samples[choice].read_bytes()
 
@@ -104,12 +105,13 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _select_upload(choice_key: str, upload_key: str, kept_key: str) -> None:
+def _select_upload(choice_key: str, upload_key: str,
+                   last_upload_key: str) -> None:
     """Select the uploaded photo, or the default sample when it was removed."""
     uploaded = st.session_state.get(upload_key) is not None
     st.session_state[choice_key] = UPLOAD_CHOICE if uploaded else DEFAULT_SAMPLE
     if not uploaded:
-        st.session_state.pop(kept_key, None)
+        st.session_state.pop(last_upload_key, None)
 
 
 def image_digest(data: bytes) -> str:

@@ -319,8 +319,8 @@ class TinyVGGTrainer:
         self.epoch_losses: list[float] = []
         self._order = np.arange(0)  # rows left in the current epoch
         # A page may stop the run from another thread while a batch runs.
-        # The flag tells step_for to stop before the next batch, because the
-        # lock alone would let its thread take the next batch first.
+        # The flag makes step_for stop before its next batch, because with
+        # the lock alone its thread could take the next batch first.
         self._lock = threading.Lock()
         self._dropping = False
 
